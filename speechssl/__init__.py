@@ -1,0 +1,3 @@
+"""speechssl: self-supervised speech models made useful where labels are scarce."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Shared helpers: user-facing errors, logging, atomic file output, stage bookkeeping."""
