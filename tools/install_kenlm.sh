@@ -12,7 +12,21 @@ fi
 version=$(sed -n 's/^kenlm==//p' "$tools/requirements.txt")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-python3 -m pip download --quiet --no-deps --no-binary :all: -d "$work" "kenlm==$version"
+# Fetch the sdist straight from the package index (pip download would build
+# the package's build dependencies, cmake included, from source).
+python3 - "$version" "$work" <<'PY'
+import hashlib, re, sys, urllib.request
+version, work = sys.argv[1], sys.argv[2]
+index = "https://pypi.org/simple/kenlm/"
+page = urllib.request.urlopen(index, timeout=60).read().decode()
+m = re.search(r'href="([^"#]*/kenlm-%s\.tar\.gz)#sha256=([0-9a-f]+)"' % re.escape(version), page)
+if not m:
+    sys.exit(f"install_kenlm: kenlm-{version}.tar.gz not listed at {index}")
+data = urllib.request.urlopen(m.group(1), timeout=300).read()
+if hashlib.sha256(data).hexdigest() != m.group(2):
+    sys.exit("install_kenlm: sha256 mismatch for the kenlm source package")
+open(f"{work}/kenlm-{version}.tar.gz", "wb").write(data)
+PY
 tar -xzf "$work"/kenlm-*.tar.gz -C "$work"
 src=$(find "$work" -maxdepth 1 -type d -name 'kenlm-*' | head -1)
 cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release >"$work/cmake.log" 2>&1 || { cat "$work/cmake.log"; exit 1; }

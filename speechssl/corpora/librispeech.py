@@ -26,12 +26,21 @@ from speechssl.utils.log import get_logger
 
 log = get_logger(__name__)
 
-MINI_LIBRISPEECH_URL = "https://www.openslr.org/resources/31"
-#: md5 of the OpenSLR 31 archives.
-MINI_LIBRISPEECH_MD5 = {
-    "train-clean-5": "5df7d4e78065366204ca6845bb08f490",
-    "dev-clean-2": "6d7ab67ac6a1d2c993d050e16d61080d",
+OPENSLR_URL = "https://www.openslr.org/resources"
+#: subset -> (OpenSLR resource number, md5 of its archive).  Resource 12 is
+#: LibriSpeech, 31 is Mini LibriSpeech.
+LIBRISPEECH_ARCHIVES = {
+    "dev-clean": (12, "42e2234ba48799c1f50f24a7926300a1"),
+    "dev-other": (12, "c8d0bcc9cca99d4f8b62fcc847357931"),
+    "test-clean": (12, "32fa31d27d2e1cad72775fee3f4849a9"),
+    "test-other": (12, "fb5a50374b501bb3bac4815ee91d3135"),
+    "train-clean-100": (12, "2a93770f6d5c6c964bc36631d331a522"),
+    "train-clean-360": (12, "c0e676e450a7ff2f54aeade5171606fa"),
+    "train-other-500": (12, "d1a0fd59409feb2c614ce4d30c387708"),
+    "train-clean-5": (31, "5df7d4e78065366204ca6845bb08f490"),
+    "dev-clean-2": (31, "6d7ab67ac6a1d2c993d050e16d61080d"),
 }
+MINI_LIBRISPEECH_SUBSETS = ("dev-clean-2", "train-clean-5")
 _UTT_RE = re.compile(r"^(\d+)-(\d+)-(\d+)$")
 
 
@@ -142,21 +151,27 @@ def prepare_librispeech(root: str | Path, subsets: list[str], out_dir: str | Pat
     return {kaldi_set_name(s): write_subset(libri_dir, s, speakers, Path(out_dir) / kaldi_set_name(s)) for s in subsets}
 
 
-def download_mini_librispeech(dest: str | Path, subsets=("dev-clean-2", "train-clean-5"),
-                              base_url: str = MINI_LIBRISPEECH_URL, md5: dict[str, str] | None = None) -> Path:
-    """Download and extract Mini LibriSpeech into ``dest/LibriSpeech``; return that directory.
+def download_librispeech(dest: str | Path, subsets=MINI_LIBRISPEECH_SUBSETS, base_url: str = OPENSLR_URL,
+                         md5: dict[str, str] | None = None) -> Path:
+    """Download and extract LibriSpeech subsets into ``dest/LibriSpeech``; return that directory.
 
-    Archives are kept in ``dest`` (resumed if partial, verified by md5); a
-    subset already extracted (``.complete`` marker) is skipped.
+    The default subsets are Mini LibriSpeech.  Archives are fetched from
+    ``<base_url>/<resource>/<subset>.tar.gz`` and kept in ``dest`` (resumed if
+    partial, verified by md5); a subset already extracted (``.complete``
+    marker) is skipped.  ``md5`` overrides the published checksums.
     """
     dest = Path(dest)
-    md5 = MINI_LIBRISPEECH_MD5 if md5 is None else md5
     for subset in subsets:
+        if subset not in LIBRISPEECH_ARCHIVES:
+            raise SpeechSSLError(f"unknown LibriSpeech subset {subset!r}; known: {', '.join(LIBRISPEECH_ARCHIVES)}")
         marker = dest / "LibriSpeech" / subset / ".complete"
         if marker.is_file():
             log.info("%s already extracted", subset)
             continue
-        archive = download(f"{base_url}/{subset}.tar.gz", dest / f"{subset}.tar.gz", md5=md5.get(subset))
+        resource, checksum = LIBRISPEECH_ARCHIVES[subset]
+        if md5 is not None:
+            checksum = md5.get(subset)
+        archive = download(f"{base_url}/{resource}/{subset}.tar.gz", dest / f"{subset}.tar.gz", md5=checksum)
         extract_tar(archive, dest)
         if not (dest / "LibriSpeech" / subset).is_dir():
             raise SpeechSSLError(f"{archive}: did not contain LibriSpeech/{subset}/")

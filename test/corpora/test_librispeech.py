@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from speechssl.corpora.download import download
-from speechssl.corpora.librispeech import download_mini_librispeech, prepare_librispeech
+from speechssl.corpora.librispeech import download_librispeech, prepare_librispeech
 from speechssl.data.datadir import DataDir
 from speechssl.utils.errors import SpeechSSLError
 
@@ -140,7 +140,8 @@ def http_root(tmp_path):
 def test_download_resume_checksum_and_extract(tmp_path, http_root):
     root, url = http_root
     make_corpus(tmp_path / "src", {"dev-clean-2": {"84-121123": ["GOOD DAY", "NICE"]}})
-    archive = root / "dev-clean-2.tar.gz"
+    (root / "31").mkdir()
+    archive = root / "31" / "dev-clean-2.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tmp_path / "src" / "LibriSpeech", arcname="LibriSpeech")
     blob = archive.read_bytes()
@@ -149,16 +150,16 @@ def test_download_resume_checksum_and_extract(tmp_path, http_root):
     dest = tmp_path / "downloads"
     dest.mkdir()
     (dest / "dev-clean-2.tar.gz.part").write_bytes(blob[:100])  # an interrupted download
-    libri = download_mini_librispeech(dest, ["dev-clean-2"], base_url=url, md5={"dev-clean-2": md5})
+    libri = download_librispeech(dest, ["dev-clean-2"], base_url=url, md5={"dev-clean-2": md5})
     assert RangeHandler.requests == ["bytes=100-"]
     assert (dest / "dev-clean-2.tar.gz").read_bytes() == blob
     assert (libri / "dev-clean-2/84/121123/84-121123-0001.flac").is_file()
 
-    download_mini_librispeech(dest, ["dev-clean-2"], base_url=url, md5={"dev-clean-2": md5})
+    download_librispeech(dest, ["dev-clean-2"], base_url=url, md5={"dev-clean-2": md5})
     assert len(RangeHandler.requests) == 1  # already extracted: nothing fetched
 
     with pytest.raises(SpeechSSLError, match="checksum mismatch"):
-        download(f"{url}/dev-clean-2.tar.gz", tmp_path / "other.tar.gz", md5="0" * 32)
+        download(f"{url}/31/dev-clean-2.tar.gz", tmp_path / "other.tar.gz", md5="0" * 32)
     assert not (tmp_path / "other.tar.gz.part").exists()
     with pytest.raises(SpeechSSLError, match="HTTP 404"):
         download(f"{url}/nope.tar.gz", tmp_path / "nope.tar.gz")
