@@ -1,0 +1,1 @@
+"""Text side: sentence sources, normalisation, lexicons, phonemes, silence, token lists and n-gram LMs."""
