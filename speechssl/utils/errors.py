@@ -15,6 +15,15 @@ class SpeechSSLError(Exception):
     """
 
 
+def _log_to_files(err: Exception) -> None:
+    """Record the error in the log files of the ``speechssl`` logger (stderr already has it)."""
+    logger = logging.getLogger("speechssl")
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "%s", (err,), None)
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 def cli_main(func: Callable[..., int | None]) -> Callable[..., int]:
     """Wrap a CLI ``main``: print :class:`SpeechSSLError` as ``error: ...`` and exit 1."""
 
@@ -23,8 +32,8 @@ def cli_main(func: Callable[..., int | None]) -> Callable[..., int]:
         try:
             rc = func(*args, **kwargs)
         except SpeechSSLError as e:
-            logging.getLogger("speechssl").error("%s", e)
             print(f"error: {e}", file=sys.stderr)
+            _log_to_files(e)
             return 1
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
