@@ -1,0 +1,1 @@
+"""Audio: reading wav.scp entries, voice activity detection, features."""
