@@ -1,0 +1,1 @@
+"""Clustering of frame-level features (k-means with bounded memory)."""

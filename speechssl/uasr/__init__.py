@@ -1,0 +1,1 @@
+"""Unsupervised speech recognition (wav2vec-U family): feature preprocessing, auxiliary targets, GAN training."""
