@@ -1,0 +1,1 @@
+"""Dumping features of a data directory to Kaldi ark/scp (MFCC, fbank, SSL layers)."""

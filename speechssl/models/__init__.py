@@ -1,0 +1,1 @@
+"""Models: the SSL upstream interface (``speechssl.models.upstream``) and our own models."""
