@@ -8,16 +8,9 @@ import argparse
 import sys
 
 from speechssl.features.dump import CMVN_MODES, DTYPES, DumpOptions, FeatureDumper
+from speechssl.utils.cli import str2bool
 from speechssl.utils.errors import cli_main
 from speechssl.utils.log import setup_logging
-
-
-def str2bool(value: str) -> bool:
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -36,19 +36,12 @@ from speechssl.text.normalize import CASES, DIGIT_POLICIES, PUNCTUATION_POLICIES
 from speechssl.text.prepare import (LEXICON_FILTERED, PHONE_DICT, PHONES_SIL, SENTENCES, TEXT_OUTPUTS, LMConfig,
                                     TextPrepConfig, build_text_lms, prepare_phone_text)
 from speechssl.text.silence import OOV_POLICIES, parse_sil_prob
+from speechssl.utils.cli import str2bool
 from speechssl.utils.errors import SpeechSSLError, cli_main
 from speechssl.utils.log import get_logger, setup_logging
 from speechssl.utils.stage import StageMarker
 
 log = get_logger(__name__)
-
-
-def str2bool(value: str) -> bool:
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
 def int_list(value: str) -> tuple[int, ...]:
