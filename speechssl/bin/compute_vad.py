@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from speechssl.audio.vad import DETECTORS, MODES, apply_vad_to_datadir, make_detector
+from speechssl.utils.cli import add_config_option, parse_args
 from speechssl.utils.errors import SpeechSSLError, cli_main
 from speechssl.utils.log import setup_logging
 from speechssl.utils.stage import StageMarker
@@ -80,7 +81,7 @@ def detector_options(args: argparse.Namespace) -> dict:
 
 @cli_main
 def main(argv=None) -> int:
-    args = get_parser().parse_args(argv)
+    args = parse_args(add_config_option(get_parser()), argv)
     setup_logging(args.log_level, args.log_file)
     if args.nj < 1:
         raise SpeechSSLError(f"--nj must be >= 1, got {args.nj}")

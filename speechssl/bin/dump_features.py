@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from speechssl.features.dump import CMVN_MODES, DTYPES, DumpOptions, FeatureDumper
-from speechssl.utils.cli import str2bool
+from speechssl.utils.cli import add_config_option, parse_args, str2bool
 from speechssl.utils.errors import cli_main
 from speechssl.utils.log import setup_logging
 
@@ -64,7 +64,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    args = get_parser().parse_args(argv)
+    args = parse_args(add_config_option(get_parser()), argv)
     setup_logging(log_file=args.log_file)
     opts = DumpOptions(
         feat_type=args.feat_type, upstream=args.upstream, layers=args.layers, cmvn=args.cmvn,

@@ -27,6 +27,7 @@ from pathlib import Path
 from speechssl.uasr.aux_targets import AuxTargets
 from speechssl.uasr.preprocess import FeatureTransform, TransformConfig
 from speechssl.utils.atomic import atomic_dir
+from speechssl.utils.cli import add_config_option, parse_args
 from speechssl.utils.errors import SpeechSSLError, cli_main
 from speechssl.utils.log import get_logger, setup_logging
 from speechssl.utils.stage import StageMarker
@@ -66,7 +67,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 @cli_main
 def main(argv=None) -> int:
-    args = get_parser().parse_args(argv)
+    args = parse_args(add_config_option(get_parser()), argv)
     setup_logging(args.log_level, args.log_file)
     feats_scp = Path(args.feats_dir) / "feats.scp"
     if not feats_scp.is_file():

@@ -36,7 +36,7 @@ from speechssl.text.normalize import CASES, DIGIT_POLICIES, PUNCTUATION_POLICIES
 from speechssl.text.prepare import (LEXICON_FILTERED, PHONE_DICT, PHONES_SIL, SENTENCES, TEXT_OUTPUTS, LMConfig,
                                     TextPrepConfig, build_text_lms, prepare_phone_text)
 from speechssl.text.silence import OOV_POLICIES, parse_sil_prob
-from speechssl.utils.cli import str2bool
+from speechssl.utils.cli import add_config_option, parse_args, str2bool
 from speechssl.utils.errors import SpeechSSLError, cli_main
 from speechssl.utils.log import get_logger, setup_logging
 from speechssl.utils.stage import StageMarker
@@ -118,7 +118,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 @cli_main
 def main(argv=None) -> int:
-    args = get_parser().parse_args(argv)
+    args = parse_args(add_config_option(get_parser()), argv)
     out_dir = Path(args.out_dir)
     setup_logging(args.log_level, out_dir / "log" / "prepare_text.log")
     norm_cfg = NormalizeConfig(case=args.case, unicode_form=args.unicode_form, keep_marks=args.keep_marks,
