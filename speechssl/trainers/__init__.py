@@ -1,0 +1,1 @@
+"""Training loops: a reusable base (device, DDP, checkpoints, resume, curves) and task trainers."""
