@@ -33,7 +33,9 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Build a directory in ``<path>.tmp-XXXX`` and move it to ``path`` on success.
 
-    An existing ``path`` is replaced only once the new one is complete.
+    An existing ``path`` is replaced only once the new one is complete.  Its
+    ``log/`` subdirectory (Kaldi's ``exp/<dir>/log``, possibly being written
+    by the job that builds the new directory) is carried over.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -41,6 +43,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         if path.exists():
+            if (path / "log").is_dir() and not (tmp / "log").exists():
+                os.replace(path / "log", tmp / "log")
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)
             os.replace(tmp, path)

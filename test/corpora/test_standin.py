@@ -168,7 +168,8 @@ def test_phones_and_pauses_agree_with_alignment(corpus):
                     gaps[int(np.searchsorted(ends, seen))] += pending
                 pending = 0.0
                 seen += 1
-            listed = [int(k) for k in pauses[utt].split()]
+            count, *listed = [int(k) for k in pauses[utt].split()]
+            assert count == len(listed)
             assert listed == [k + 1 for k, g in enumerate(gaps) if g >= 0.050 - 1e-6]
             n_boundaries += len(gaps)
             n_pauses += len(listed)

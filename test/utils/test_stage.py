@@ -64,3 +64,14 @@ def test_atomic_write_and_dir_leave_nothing_on_failure(tmp_path):
     with atomic_dir(d) as tmp:
         (tmp / "x").write_text("new")
     assert (d / "x").read_text() == "new"
+
+
+def test_atomic_dir_keeps_the_log_directory(tmp_path):
+    d = tmp_path / "exp"
+    (d / "log").mkdir(parents=True)
+    (d / "log" / "fit.log").write_text("# started\n")
+    (d / "old_output").write_text("old")
+    with atomic_dir(d) as tmp:
+        (tmp / "new_output").write_text("new")
+    assert (d / "log" / "fit.log").read_text() == "# started\n"
+    assert (d / "new_output").is_file() and not (d / "old_output").exists()

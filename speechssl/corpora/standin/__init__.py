@@ -13,8 +13,8 @@ and our own files next to it::
     standin_manifest.json  done-marker: the configuration and a summary (hours, pause rates, voices)
     <subset>/<spk>/<chapter>/<spk>-<chapter>.phones.txt      "<utt-id> p p | p p ...": the IPA phones espeak-ng
                            spoke, in the speaker's accent, words separated by "|" (no silence tokens)
-    <subset>/<spk>/<chapter>/<spk>-<chapter>.pauses.txt      "<utt-id> k1 k2 ...": a pause of at least
-                           min_pause_ms follows the k-th word (1-based); no k when the utterance has none
+    <subset>/<spk>/<chapter>/<spk>-<chapter>.pauses.txt      "<utt-id> n k1 .. kn": n pauses of at least
+                           min_pause_ms, the i-th after word ki (1-based); "<utt-id> 0" when there are none
     <subset>/<spk>/<chapter>/<spk>-<chapter>.alignment.ctm   "<utt-id> start dur phone" (seconds, exact to
                            the sample; phone "SIL" for silence): tiles each file from 0 to its end; its
                            phones other than SIL are those of *.phones.txt, in order.  A phone that

@@ -98,7 +98,7 @@ def synthesize_chapter(job: ChapterJob) -> dict:
         trans.append(f"{utt.utt_id} {utt.transcript}\n")
         phones.append(f"{utt.utt_id} " + f" {WORD_SEP} ".join(" ".join(p) for p in al.word_phones) + "\n")
         after = [k + 1 for k, g in enumerate(al.gaps) if g * ratio >= min_pause]
-        pauses.append(" ".join([utt.utt_id, *map(str, after)]) + "\n")
+        pauses.append(" ".join([utt.utt_id, str(len(after)), *map(str, after)]) + "\n")
         ctm.extend(f"{utt.utt_id} {_seconds(s.start)} {_seconds(s.end - s.start)} {s.phone}\n" for s in segments)
         stats["utts"][utt.utt_id] = {"seconds": len(audio) / SAMPLE_RATE, "words": len(words),
                                      "pauses_after": after}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Unsupervised speech recognition (wav2vec-U family): the stages every corpus shares.
+#
+# This file is the same in every egs/<corpus>/uasr1 recipe; what differs
+# lives in local/ (corpus download and data preparation: local/data.sh) and
+# conf/ (conf/run.conf holds the corpus's defaults for the options below; the
+# command line overrides them).
+#
+# Usage: ./run.sh [--stage N] [--stop_stage M] [--nj N] [--name value ...]
+#        ./run.sh --help      lists every option with its current value
+set -euo pipefail
+cd "$(dirname "$0")"
+. ./path.sh
+. ./cmd.sh
+. utils/log.sh
+
+stage=0             # first stage to run
+stop_stage=100      # last stage to run
+nj=4                # number of parallel jobs
+train_set=train     # training set (data/<name>)
+dev_set=dev         # development set, used for model selection
+test_sets=test      # evaluation sets, space separated
+sample_rate=16000   # sample rate every set must have
+redo=false          # redo finished stages instead of refusing a changed configuration
+local_data_opts=    # stages 0-1: options passed to local/data.sh (see local/data.sh --help)
+vad_config=conf/vad.yaml        # stage 2: voice activity detection, applied alike to every set
+unpaired_text=                  # stage 3: unpaired text, one sentence per line (set in conf/run.conf)
+text_config=conf/text.yaml      # stage 3: normalisation, lexicon, silence insertion, n-gram LMs
+feat_type=mfcc                  # stage 4: mfcc, fbank or ssl
+feats_config=conf/feats_mfcc.yaml # stage 4: feature options (deltas, CMVN, batch size)
+upstream=                       # stage 4, feat_type=ssl: local SSL checkpoint (transformers dir or fairseq .pt)
+layer=15                        # stage 4, feat_type=ssl: hidden layer (0 = CNN output; fairseq's layer N is N+1)
+uasr=v2                         # stage 5: v1 (PCA, k-means, pooled segments) or v2 (frames + MFCC-cluster targets)
+set -- --config conf/run.conf "$@"
+. utils/parse_options.sh
+
+sets="$train_set $dev_set $test_sets"
+
+if [ $stage -le 1 ] && [ $stop_stage -ge 0 ]; then
+  log "Stages 0-1: corpus and data directories for $sets (local/data.sh)"
+  local/data.sh --stage $stage --stop_stage $stop_stage --nj $nj --redo $redo --sets "$sets" $local_data_opts
+  for x in $sets; do
+    utils/validate_data_dir.sh --no-feats --sample-rate $sample_rate data/$x
+  done
+fi
+
+if [ "$feat_type" = ssl ]; then
+  feat=ssl_l$layer; feat_opts="--feat-type ssl --upstream $upstream --layers $layer"; feat_sub=/layer$layer
+  frame_rate=50
+else
+  feat=$feat_type; feat_opts="--feat-type $feat_type"; feat_sub=; frame_rate=100
+fi
+
+if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
+  log "Stage 2: voice activity detection on $sets ($vad_config)"
+  for x in $sets; do
+    $train_cmd --num-threads $nj exp/vad/log/vad_$x.log \
+      python -m speechssl.bin.compute_vad --config $vad_config --nj $nj --redo $redo data/$x data/${x}_vad
+  done
+fi
+
+if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
+  log "Stage 3: unpaired text: phones, lexicon and n-gram LMs into data/text"
+  $train_cmd exp/text/log/prepare_text.log \
+    python -m speechssl.bin.prepare_text --config $text_config --redo $redo $unpaired_text data/text
+fi
+
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  log "Stage 4: $feat features of $sets into dump/$feat"
+  for x in $sets; do
+    $train_cmd JOB=1:$nj exp/dump_$feat/$x/log/dump.JOB.log \
+      python -m speechssl.bin.dump_features --config $feats_config $feat_opts --redo $redo \
+        --nj $nj --job JOB data/${x}_vad dump/$feat/$x
+    python -m speechssl.bin.dump_features --config $feats_config $feat_opts --nj $nj --merge-only \
+      data/${x}_vad dump/$feat/$x
+  done
+fi
+
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  log "Stage 5: wav2vec-U $uasr feature transform fitted on $train_set, applied to $sets"
+  $train_cmd exp/transform_${feat}_$uasr/log/fit.log \
+    python -m speechssl.bin.fit_feature_transform --config conf/transform_$uasr.yaml --redo $redo \
+      --ssl-frame-rate $frame_rate \
+      dump/$feat/$train_set$feat_sub exp/transform_${feat}_$uasr
+  for x in $sets; do
+    $train_cmd exp/transform_${feat}_$uasr/log/apply_$x.log \
+      python -m speechssl.bin.apply_feature_transform --redo $redo --aux-data-dir dump/$feat/$x \
+        exp/transform_${feat}_$uasr dump/$feat/$x$feat_sub dump/${feat}_$uasr/$x
+  done
+fi
+
+log "Done (stages $stage to $stop_stage)."
