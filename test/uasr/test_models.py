@@ -152,6 +152,20 @@ def test_gan_losses_count_each_term_once():
     assert all(a != b for h in hyps for a, b in zip(h, h[1:]))
 
 
+def test_lazy_gradient_penalty_on_every_kth_discriminator_step():
+    torch.manual_seed(0)
+    cfg = GANConfig.from_dict({"discriminator": {"channels": 8}},
+                              {"gradient_penalty": 2.0, "gradient_penalty_every": 3})
+    gan = UASRGAN(6, 5, cfg)
+    feats, mask = torch.randn(3, 9, 6), _mask([9, 7, 4], 9)
+    real = torch.nn.functional.one_hot(torch.randint(0, 5, (3, 6)), 5).float()
+    real_mask = _mask([6, 6, 2], 6)
+    with_gp = [u for u in (1, 3, 5, 7, 9) if "d_grad_pen" in gan.discriminator_loss(feats, mask, real, real_mask, u)[1]]
+    assert with_gp == [1, 7]  # discriminator steps 0 and 3
+    loss, d = gan.discriminator_loss(feats, mask, real, real_mask, 7)
+    assert loss.item() == pytest.approx(d["d_adv"].item() + 2.0 * 3 * d["d_grad_pen"].item(), rel=1e-5)
+
+
 def test_gumbel_path_runs():
     cfg = GANConfig.from_dict({"gumbel": {"enabled": True}, "discriminator": {"channels": 8}}, {})
     gan = UASRGAN(6, 5, cfg)

@@ -26,6 +26,7 @@ local_data_opts=    # stages 0-1: options passed to local/data.sh (see local/dat
 vad_config=conf/vad.yaml        # stage 2: voice activity detection, applied alike to every set
 unpaired_text=                  # stage 3: unpaired text, one sentence per line (set in conf/run.conf)
 text_config=conf/text.yaml      # stage 3: normalisation, lexicon, silence insertion, n-gram LMs
+sil_prob=auto                   # stage 3: <SIL> probability between words; auto: from the VAD's pauses in $train_set
 feat_type=mfcc                  # stage 4: mfcc, fbank or ssl
 feats_config=conf/feats_mfcc.yaml # stage 4: feature options (deltas, CMVN, batch size)
 upstream=                       # stage 4, feat_type=ssl: local SSL checkpoint (transformers dir or fairseq .pt)
@@ -60,9 +61,11 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  log "Stage 3: unpaired text: phones, lexicon and n-gram LMs into data/text"
+  [ "$sil_prob" = auto ] && sil_prob=$(python -m speechssl.bin.estimate_sil_prob data/${train_set}_vad)
+  log "Stage 3: unpaired text: phones (<SIL> probability $sil_prob), lexicon and n-gram LMs into data/text"
   $train_cmd exp/text/log/prepare_text.log \
-    python -m speechssl.bin.prepare_text --config $text_config --redo $redo $unpaired_text data/text
+    python -m speechssl.bin.prepare_text --config $text_config --sil-prob $sil_prob --redo $redo \
+      $unpaired_text data/text
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then

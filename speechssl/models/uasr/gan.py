@@ -40,6 +40,9 @@ class GumbelConfig:
 class LossConfig:
     gradient_penalty: float = 1.5
     gradient_penalty_form: str = "per_sample"
+    # lazy regularisation: the penalty (a costly double backward) on every k-th
+    # discriminator step only, weighted by k so its average strength is unchanged
+    gradient_penalty_every: int = 1
     smoothness: float = 0.5
     code_penalty: float = 4.0
     aux_weight: float = 0.0
@@ -113,10 +116,11 @@ class UASRGAN(nn.Module):
         stats = {"d_adv": adv.detach(), "d_fake_prob": torch.sigmoid(d_fake).mean().detach(),
                  "d_real_prob": torch.sigmoid(d_real).mean().detach()}
         total = adv
-        if self.cfg.loss.gradient_penalty > 0:
+        every = max(1, self.cfg.loss.gradient_penalty_every)
+        if self.cfg.loss.gradient_penalty > 0 and (update // 2) % every == 0:
             gp = gradient_penalty(self.discriminator, real_onehot, fake["dist"], real_mask, fake["dist_mask"],
                                   self.cfg.loss.gradient_penalty_form)
-            total = total + self.cfg.loss.gradient_penalty * gp
+            total = total + self.cfg.loss.gradient_penalty * every * gp
             stats["d_grad_pen"] = gp.detach()
         stats["d_loss"] = total.detach()
         return total, stats

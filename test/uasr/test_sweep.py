@@ -1,0 +1,42 @@
+"""Seed sweeps: every run in the table, the best chosen by the unsupervised metric only."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from speechssl.uasr.sweep import collect_run, select_best, write_sweep
+from speechssl.utils.errors import SpeechSSLError
+
+
+def make_run(root, name, best_update, metric, oracle):
+    d = root / name
+    (d / "log").mkdir(parents=True)
+    rows = [{"split": "train", "update": 10, "d_loss": 1.0},
+            {"split": "valid", "update": best_update, "guarded_weighted_lm_ppl": metric, "lm_ppl": 20.0,
+             "vocab_usage": 0.8, "oracle_per": oracle}]
+    (d / "log" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (d / "train_summary.json").write_text(json.dumps({
+        "updates": 100, "best_metric": "guarded_weighted_lm_ppl", "best_value": metric,
+        "best_update": best_update, "best_checkpoint": str(d / "checkpoint_best.pt")}))
+    return d
+
+
+def test_best_by_metric_not_by_oracle(tmp_path):
+    runs = [collect_run(make_run(tmp_path, "seed1", 50, 40.0, 30.0)),
+            collect_run(make_run(tmp_path, "seed2", 100, 25.0, 60.0))]
+    (tmp_path / "seed3" / "log").mkdir(parents=True)  # killed before writing a summary
+    runs.append(collect_run(tmp_path / "seed3"))
+    best = select_best(runs)
+    assert best["run"] == "seed2" and best["oracle_per"] == 60.0
+    assert runs[2]["status"] == "unfinished or diverged"
+    write_sweep(tmp_path, runs, best)
+    table = (tmp_path / "runs.md").read_text()
+    assert "| seed2 (selected) | finished | 100 | 25 |" in table and "| seed3 | unfinished or diverged |" in table
+    assert json.loads((tmp_path / "selected.json").read_text())["selected"]["run"] == "seed2"
+
+
+def test_no_finished_run_is_an_error(tmp_path):
+    (tmp_path / "seed1").mkdir()
+    with pytest.raises(SpeechSSLError, match="no GAN run finished"):
+        select_best([collect_run(tmp_path / "seed1")])
