@@ -46,6 +46,7 @@ from speechssl.scoring.align import COSTS
 from speechssl.scoring.sclite import read_text_tokens, score_corpus, write_score_dir
 from speechssl.text.lexicon import read_lexicon
 from speechssl.text.lm import load_lm
+from speechssl.utils.cli import add_config_option, parse_args
 from speechssl.utils.errors import SpeechSSLError, cli_main
 from speechssl.utils.log import get_logger, setup_logging
 from speechssl.utils.stage import StageMarker
@@ -146,7 +147,7 @@ def make_decoder(args, tokens: OutputTokens):
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    args = get_parser().parse_args(argv)
+    args = parse_args(add_config_option(get_parser()), argv)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     setup_logging(args.log_level, out_dir / "log" / "decode.log")

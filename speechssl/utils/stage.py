@@ -109,13 +109,20 @@ class StageMarker:
         return "; ".join(changes) or "unknown change"
 
     def clear(self, outputs: Iterable[str | Path] = ()) -> None:
-        """Remove the marker and the given outputs."""
+        """Remove the marker and the given outputs (a directory's ``log/`` is kept: the
+        job that redoes the stage may already be writing its log there)."""
         self.path.unlink(missing_ok=True)
         for o in outputs:
             o = Path(o)
             if o.is_dir():
-                shutil.rmtree(o)
-            elif o.exists():
+                for child in o.iterdir():
+                    if child.name == "log" and child.is_dir():
+                        continue
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
+            elif o.exists() or o.is_symlink():
                 o.unlink()
 
     def write(self, outputs: Iterable[str | Path] = (), summary: dict[str, Any] | None = None) -> None:

@@ -30,9 +30,13 @@ def test_marker_skip_refuse_redo(tmp_path):
     with pytest.raises(SpeechSSLError, match="input .*in.txt changed"):
         StageMarker(tmp_path / "done.json", "demo", {"k": 1}, [inp]).needs_run([out])
 
+    (out / "log").mkdir()
+    (out / "log" / "job.log").write_text("# running\n")
+    (out / "result").write_text("old")
     m2 = StageMarker(tmp_path / "done.json", "demo", {"k": 2}, [inp])
     assert m2.needs_run([out], redo=True)
-    assert not out.exists() and not (tmp_path / "done.json").exists()
+    assert not (out / "result").exists() and not (tmp_path / "done.json").exists()
+    assert (out / "log" / "job.log").read_text() == "# running\n"  # a running job's log survives a redo
 
 
 def test_marker_missing_output_reruns(tmp_path):
