@@ -4,3 +4,13 @@ log() {
   local fname=${BASH_SOURCE[1]##*/}
   echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*"
 }
+
+# stage_start N DESCRIPTION: log the start of stage N and append "N<TAB>epoch<TAB>DESCRIPTION"
+# to exp/stage_times.tsv, from which the recipe's RESULTS.md reports time per stage
+# (stage_start done ... closes the last stage).
+stage_start() {
+  local fname=${BASH_SOURCE[1]##*/}
+  echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) Stage $1: $2"
+  mkdir -p exp
+  printf '%s\t%s\t%s\n' "$1" "$(date +%s)" "$2" >> exp/stage_times.tsv
+}

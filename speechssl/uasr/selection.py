@@ -87,9 +87,13 @@ def phone_error_rate(hyps: dict[str, Sequence[str]], refs: dict[str, Sequence[st
     return errors / length, errors, length
 
 
+#: Word separator of reference phone tables (the stand-in writes ``p p | p p``); not a phone.
+WORD_SEPARATOR = "|"
+
+
 def read_references(path: str | Path) -> dict[str, list[str]]:
-    """``utt2phones``: ``utt p1 p2 ...`` (space-separated phones)."""
-    return {utt: value.split() for utt, value in read_dict(path).items()}
+    """``utt2phones``: ``utt p1 p2 ...`` (space-separated phones; ``|`` word separators dropped)."""
+    return {utt: [p for p in value.split() if p != WORD_SEPARATOR] for utt, value in read_dict(path).items()}
 
 
 def selection_metrics(hyps: dict[str, list[str]], tokens: Sequence[str], lm, cfg: SelectionConfig,

@@ -75,7 +75,7 @@ def test_oracle_per_ignores_silence_and_unreferenced(tmp_path, lm):
     per, errors, length = phone_error_rate(hyps, refs)
     assert (errors, length) == (2, 5) and per == pytest.approx(0.4)
     table = tmp_path / "utt2phones"
-    table.write_text("u1 a b d\nu2 a <SIL> b\n")
+    table.write_text("u1 a b | d\nu2 a | <SIL> b\n")  # "|" separates words, it is not a phone
     assert read_references(table) == refs
     m = selection_metrics(hyps, TOKENS, lm[0], SelectionConfig(phone_rate=None), None, refs)
     assert m["oracle_per"] == pytest.approx(0.4)

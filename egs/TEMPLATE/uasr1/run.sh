@@ -32,13 +32,17 @@ feats_config=conf/feats_mfcc.yaml # stage 4: feature options (deltas, CMVN, batc
 upstream=                       # stage 4, feat_type=ssl: local SSL checkpoint (transformers dir or fairseq .pt)
 layer=15                        # stage 4, feat_type=ssl: hidden layer (0 = CNN output; fairseq's layer N is N+1)
 uasr=v2                         # stage 5: v1 (PCA, k-means, pooled segments) or v2 (frames + MFCC-cluster targets)
+gan_config=conf/uasr_v2.yaml    # stage 6: GAN model, losses, optimisers and budget
+num_seeds=2                     # stage 6: GAN runs with seeds 1..N (run in parallel); the best is picked without labels
+gan_opts=                       # stage 6: extra train_uasr options, e.g. "--max-updates 500 --set loss.code_penalty=2"
+decode_config=conf/decode.yaml  # stage 7: phone-LM beam search and word decoding options
 set -- --config conf/run.conf "$@"
 . utils/parse_options.sh
 
 sets="$train_set $dev_set $test_sets"
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 0 ]; then
-  log "Stages 0-1: corpus and data directories for $sets (local/data.sh)"
+  stage_start 0-1 "corpus and data directories for $sets (local/data.sh)"
   local/data.sh --stage $stage --stop_stage $stop_stage --nj $nj --redo $redo --sets "$sets" $local_data_opts
   for x in $sets; do
     utils/validate_data_dir.sh --no-feats --sample-rate $sample_rate data/$x
@@ -53,7 +57,7 @@ else
 fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
-  log "Stage 2: voice activity detection on $sets ($vad_config)"
+  stage_start 2 "voice activity detection on $sets ($vad_config)"
   for x in $sets; do
     $train_cmd --num-threads $nj exp/vad/log/vad_$x.log \
       python -m speechssl.bin.compute_vad --config $vad_config --nj $nj --redo $redo data/$x data/${x}_vad
@@ -62,14 +66,14 @@ fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   [ "$sil_prob" = auto ] && sil_prob=$(python -m speechssl.bin.estimate_sil_prob data/${train_set}_vad)
-  log "Stage 3: unpaired text: phones (<SIL> probability $sil_prob), lexicon and n-gram LMs into data/text"
+  stage_start 3 "unpaired text: phones (<SIL> probability $sil_prob), lexicon and n-gram LMs into data/text"
   $train_cmd exp/text/log/prepare_text.log \
     python -m speechssl.bin.prepare_text --config $text_config --sil-prob $sil_prob --redo $redo \
       $unpaired_text data/text
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  log "Stage 4: $feat features of $sets into dump/$feat"
+  stage_start 4 "$feat features of $sets into dump/$feat"
   for x in $sets; do
     $train_cmd JOB=1:$nj exp/dump_$feat/$x/log/dump.JOB.log \
       python -m speechssl.bin.dump_features --config $feats_config $feat_opts --redo $redo \
@@ -80,7 +84,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
 fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  log "Stage 5: wav2vec-U $uasr feature transform fitted on $train_set, applied to $sets"
+  stage_start 5 "wav2vec-U $uasr feature transform fitted on $train_set, applied to $sets"
   $train_cmd exp/transform_${feat}_$uasr/log/fit.log \
     python -m speechssl.bin.fit_feature_transform --config conf/transform_$uasr.yaml --redo $redo \
       --ssl-frame-rate $frame_rate \
@@ -92,4 +96,27 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   done
 fi
 
-log "Done (stages $stage to $stop_stage)."
+gan=exp/uasr_${feat}_$uasr
+if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
+  stage_start 6 "GAN training ($gan_config), seeds 1..$num_seeds, into $gan/seed*"
+  $cuda_cmd JOB=1:$num_seeds $gan/log/train.JOB.log \
+    python -m speechssl.bin.train_uasr --config $gan_config --seed JOB $gan_opts \
+      --feats dump/${feat}_$uasr/$train_set --valid-feats dump/${feat}_$uasr/$dev_set \
+      --valid-ref data/$dev_set/utt2phones --text-dir data/text $gan/seedJOB
+  python -m speechssl.bin.select_uasr_run $gan
+fi
+
+if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
+  ckpt=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['selected']['checkpoint'])" $gan/selected.json)
+  stage_start 7 "decode $dev_set $test_sets with $ckpt; PER against the reference phones (oracle)"
+  for x in $dev_set $test_sets; do
+    python -m speechssl.bin.export_logits --redo $redo $ckpt dump/${feat}_$uasr/$x $gan/logits_$x
+    python -m speechssl.bin.decode_uasr --redo $redo --ref data/$x/utt2phones --remove-tokens "|" --metric PER \
+      $gan/logits_$x/logits.scp $gan/logits_$x/tokens.txt $gan/decode_${x}_greedy
+    python -m speechssl.bin.decode_uasr --config $decode_config --decoder beam --lm data/text/lm.phones.6.bin \
+      --redo $redo --ref data/$x/utt2phones --remove-tokens "|" --metric PER \
+      $gan/logits_$x/logits.scp $gan/logits_$x/tokens.txt $gan/decode_${x}_phn6
+  done
+fi
+
+stage_start done "stages $stage to $stop_stage"
