@@ -7,8 +7,8 @@
 cmd_backend=${cmd_backend:-local}
 
 case "$cmd_backend" in
-  local)  # parallel processes on this machine, at most --max-jobs-run at once
-    export train_cmd="utils/queue.sh --backend local --max-jobs-run ${max_local_jobs:-$(nproc)}"
+  local)  # parallel processes on this machine, at most --max-jobs-run at once (not nproc: it obeys OMP_NUM_THREADS)
+    export train_cmd="utils/queue.sh --backend local --max-jobs-run ${max_local_jobs:-$(getconf _NPROCESSORS_ONLN)}"
     export cuda_cmd="$train_cmd --gpu 1"
     export decode_cmd="$train_cmd" ;;
   slurm)

@@ -1,0 +1,126 @@
+"""RESULTS.md of a UASR recipe, gathered from what its stages wrote under exp/.
+
+Every number comes from a file a stage wrote (stage times, the seed sweep,
+decoding scores, self-training rounds); nothing is typed in by hand.
+Supervised numbers are labelled as such, and PER against reference phones is
+always marked as an oracle measurement: the UASR system never sees them.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from speechssl.utils.atomic import atomic_write
+
+
+def machine_description() -> str:
+    """CPU model and core count (and the GPU, when torch sees one)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    desc = f"{cpu}, {os.cpu_count()} cores"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            desc += f", GPU {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    return desc
+
+
+def stage_times(path: str | Path) -> list[tuple[str, str, float]]:
+    """(stage, description, seconds) of the last recorded run of ``exp/stage_times.tsv``."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = [line.split("\t", 2) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # the last run starts after the last-but-one "done" line
+    done = [i for i, r in enumerate(rows) if r[0] == "done"]
+    start = done[-2] + 1 if len(done) >= 2 else 0
+    rows = rows[start:]
+    out = []
+    for cur, nxt in zip(rows, rows[1:]):
+        if cur[0] != "done":
+            out.append((cur[0], cur[2], float(nxt[1]) - float(cur[1])))
+    return out
+
+
+def _score(decode_dir: Path) -> dict[str, Any] | None:
+    path = decode_dir / "scoring" / "scores.json"
+    if not path.is_file():
+        path = decode_dir / "scores.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))["total"]
+
+
+def decode_rows(exp_dir: Path, sets: list[str]) -> list[list[str]]:
+    """One row per (set, decoder) found as ``<exp_dir>/decode_<set>_<decoder>``."""
+    rows = []
+    for x in sets:
+        for d in sorted(exp_dir.glob(f"decode_{x}_*")):
+            total = _score(d)
+            if total is None:
+                continue
+            decoder = d.name[len(f"decode_{x}_"):]
+            rows.append([x, decoder, f"{total['error_rate']:.2f}", str(total["ref_tokens"]), str(total["sub"]),
+                         str(total["del"]), str(total["ins"])])
+    return rows
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def write_results(recipe_dir: str | Path, *, title: str, command: str, sets: list[str], gan_dir: str,
+                  extra_dirs: dict[str, str] | None = None, notes: list[str] = ()) -> Path:
+    """Write ``<recipe_dir>/RESULTS.md``; return its path.
+
+    ``gan_dir`` is the seed-sweep directory (runs.md, selected.json, decode_*);
+    ``extra_dirs`` maps a section title to another experiment directory with
+    decode_* results (self-training rounds, supervised twins).
+    """
+    recipe_dir = Path(recipe_dir)
+    exp = recipe_dir / "exp"
+    gan = recipe_dir / gan_dir
+    lines = [f"# {title}", ""]
+    lines += [f"- date: {datetime.date.today().isoformat()}", f"- machine: {machine_description()}",
+              f"- command: `{command}`", ""]
+    lines += list(notes) + ([""] if notes else [])
+
+    times = stage_times(exp / "stage_times.tsv")
+    if times:
+        lines += ["## Time per stage", ""]
+        lines += _table(["stage", "what", "seconds"], [[s, d, f"{t:.0f}"] for s, d, t in times])
+        lines += ["", f"Total: {sum(t for _, _, t in times) / 60:.1f} min.", ""]
+
+    if (gan / "runs.md").is_file():
+        selected = json.loads((gan / "selected.json").read_text(encoding="utf-8"))["selected"]
+        lines += ["## GAN seed sweep", "",
+                  f"Selected without labels: **{selected['run']}** (update {selected.get('best_update')}).", ""]
+        lines += (gan / "runs.md").read_text(encoding="utf-8").rstrip("\n").splitlines() + [""]
+        curves = Path(selected["dir"]) / "curves.png"
+        if curves.is_file():
+            lines += [f"Training curves of the selected run: `{os.path.relpath(curves, recipe_dir)}`", ""]
+
+    sections = {"GAN (selected seed)": gan_dir, **(extra_dirs or {})}
+    header = ["set", "decoder", "PER % (oracle)", "ref phones", "sub", "del", "ins"]
+    for name, d in sections.items():
+        rows = decode_rows(recipe_dir / d, sets)
+        if rows:
+            lines += [f"## {name}: phone error rate", "", f"Directory: `{d}`", ""]
+            lines += _table(header, rows) + [""]
+    out = recipe_dir / "RESULTS.md"
+    with atomic_write(out) as f:
+        f.write("\n".join(lines).rstrip("\n") + "\n")
+    return out
