@@ -62,6 +62,7 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
     $train_cmd --num-threads $nj exp/vad/log/vad_$x.log \
       python -m speechssl.bin.compute_vad --config $vad_config --nj $nj --redo $redo data/$x data/${x}_vad
   done
+  python -m speechssl.bin.check_vad_symmetry $(for x in $sets; do echo data/${x}_vad; done)
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then

@@ -1,0 +1,1 @@
+../uasr1/cmd.sh
