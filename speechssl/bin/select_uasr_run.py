@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     best = select_best(runs)
     write_sweep(sweep, runs, best)
     for r in runs:
-        log.info("%s: %s, metric %s, oracle PER %s", r["run"], r["status"], r.get("metric"), r.get("oracle_per"))
+        log.info("%s: %s, metric %s, oracle PER %s %%", r["run"], r["status"], r.get("metric"), r.get("oracle_per_%"))
     log.info("selected %s (%s = %s)", best["run"], best.get("metric_name"), best.get("metric"))
     print(best["checkpoint"])
     return 0

@@ -39,20 +39,27 @@ def machine_description() -> str:
 
 
 def stage_times(path: str | Path) -> list[tuple[str, str, float]]:
-    """(stage, description, seconds) of the last recorded run of ``exp/stage_times.tsv``."""
+    """(stage, description, seconds) from ``exp/stage_times.tsv``: the latest timing of each stage.
+
+    A stage's time runs from its start to the next line (the next stage, or
+    the ``done`` line of its run), so partial reruns update only their stages.
+    """
     path = Path(path)
     if not path.is_file():
         return []
     rows = [line.split("\t", 2) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    # the last run starts after the last-but-one "done" line
-    done = [i for i, r in enumerate(rows) if r[0] == "done"]
-    start = done[-2] + 1 if len(done) >= 2 else 0
-    rows = rows[start:]
-    out = []
+    latest: dict[str, tuple[str, float]] = {}
     for cur, nxt in zip(rows, rows[1:]):
         if cur[0] != "done":
-            out.append((cur[0], cur[2], float(nxt[1]) - float(cur[1])))
-    return out
+            latest[cur[0]] = (cur[2], float(nxt[1]) - float(cur[1]))
+
+    def order(stage: str) -> float:
+        try:
+            return float(stage.split("-")[0])
+        except ValueError:
+            return float("inf")
+
+    return [(s, d, t) for s, (d, t) in sorted(latest.items(), key=lambda kv: order(kv[0]))]
 
 
 def _score(decode_dir: Path) -> dict[str, Any] | None:
@@ -120,6 +127,11 @@ def write_results(recipe_dir: str | Path, *, title: str, command: str, sets: lis
         if rows:
             lines += [f"## {name}: phone error rate", "", f"Directory: `{d}`", ""]
             lines += _table(header, rows) + [""]
+    benches = sorted((exp / "bench").glob("*.md"))
+    if benches:
+        lines += ["## Benchmarks", "", "Written by `bench/run_uasr_frontend.sh`; each names its command, date and machine.", ""]
+        for b in benches:
+            lines += b.read_text(encoding="utf-8").rstrip("\n").splitlines() + [""]
     out = recipe_dir / "RESULTS.md"
     with atomic_write(out) as f:
         f.write("\n".join(lines).rstrip("\n") + "\n")

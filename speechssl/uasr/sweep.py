@@ -15,7 +15,7 @@ from typing import Any
 from speechssl.utils.atomic import atomic_write
 from speechssl.utils.errors import SpeechSSLError
 
-COLUMNS = ("run", "status", "best_update", "metric", "lm_ppl", "vocab_usage", "oracle_per")
+COLUMNS = ("run", "status", "best_update", "metric", "lm_ppl", "vocab_usage", "oracle_per_%")
 
 
 def _valid_rows(run_dir: Path) -> list[dict[str, Any]]:
@@ -42,7 +42,9 @@ def collect_run(run_dir: str | Path) -> dict[str, Any]:
     row["checkpoint"] = summary.get("best_checkpoint")
     best = [r for r in _valid_rows(run_dir) if r.get("update") == summary.get("best_update")]
     if best:
-        row.update({k: best[-1].get(k) for k in ("lm_ppl", "vocab_usage", "oracle_per")})
+        row.update({k: best[-1].get(k) for k in ("lm_ppl", "vocab_usage")})
+        if best[-1].get("oracle_per") is not None:
+            row["oracle_per_%"] = round(100 * best[-1]["oracle_per"], 2)
     if row["metric"] is None or not math.isfinite(float(row["metric"])):
         row["status"] = "no valid checkpoint"
     return row
@@ -72,7 +74,7 @@ def write_sweep(out_dir: str | Path, runs: list[dict[str, Any]], best: dict[str,
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"metric: {best.get('metric_name')} (unsupervised; lower is better). "
-                 "oracle_per uses the reference phones and is shown for information only.")
+                 "oracle_per_% uses the reference phones and is shown for information only.")
     with atomic_write(out_dir / "runs.md") as f:
         f.write("\n".join(lines) + "\n")
     with atomic_write(out_dir / "selected.json") as f:

@@ -23,12 +23,12 @@ def make_run(root, name, best_update, metric, oracle):
 
 
 def test_best_by_metric_not_by_oracle(tmp_path):
-    runs = [collect_run(make_run(tmp_path, "seed1", 50, 40.0, 30.0)),
-            collect_run(make_run(tmp_path, "seed2", 100, 25.0, 60.0))]
+    runs = [collect_run(make_run(tmp_path, "seed1", 50, 40.0, 0.30)),
+            collect_run(make_run(tmp_path, "seed2", 100, 25.0, 0.60))]
     (tmp_path / "seed3" / "log").mkdir(parents=True)  # killed before writing a summary
     runs.append(collect_run(tmp_path / "seed3"))
     best = select_best(runs)
-    assert best["run"] == "seed2" and best["oracle_per"] == 60.0
+    assert best["run"] == "seed2" and best["oracle_per_%"] == 60.0
     assert runs[2]["status"] == "unfinished or diverged"
     write_sweep(tmp_path, runs, best)
     table = (tmp_path / "runs.md").read_text()

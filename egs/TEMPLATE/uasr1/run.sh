@@ -36,6 +36,8 @@ gan_config=conf/uasr_v2.yaml    # stage 6: GAN model, losses, optimisers and bud
 num_seeds=2                     # stage 6: GAN runs with seeds 1..N (run in parallel); the best is picked without labels
 gan_opts=                       # stage 6: extra train_uasr options, e.g. "--max-updates 500 --set loss.code_penalty=2"
 decode_config=conf/decode.yaml  # stage 7: phone-LM beam search and word decoding options
+results_title="UASR on $(basename "$(dirname "$PWD")")" # stage 9: heading of RESULTS.md
+run_args="$*"
 set -- --config conf/run.conf "$@"
 . utils/parse_options.sh
 
@@ -118,6 +120,13 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
       --redo $redo --ref data/$x/utt2phones --remove-tokens "|" --metric PER \
       $gan/logits_$x/logits.scp $gan/logits_$x/tokens.txt $gan/decode_${x}_phn6
   done
+fi
+
+if [ $stage -le 9 ] && [ $stop_stage -ge 9 ]; then
+  stage_start 9 "RESULTS.md from exp/"
+  python -m speechssl.bin.write_uasr_results --title "$results_title" --sets "$dev_set $test_sets" \
+    --gan-dir $gan --command "./run.sh $run_args" \
+    --note "The stand-in corpus is synthesized speech (espeak-ng): these numbers show what the pipeline does, not how a method performs on real speech. PER against reference phones is an oracle measurement; no stage trains or selects on it."
 fi
 
 stage_start done "stages $stage to $stop_stage"
