@@ -153,16 +153,19 @@ class Trainer:
         return contextlib.nullcontext()
 
     def optimizer_step(self, name: str, loss: torch.Tensor, params: Iterable[torch.nn.Parameter],
-                       clip_norm: float = 0.0) -> float:
+                       clip_norm: float = 0.0, zero_grad: bool = True) -> float:
         """Backward, average gradients over ranks, check finiteness, clip and step ``self.optimizers[name]``.
 
         Returns the gradient norm before clipping.  A NaN/inf loss or gradient
-        raises :class:`NonFiniteError` before any parameter changes.
+        raises :class:`NonFiniteError` before any parameter changes.  With
+        ``zero_grad=False`` the gradients already accumulated (by
+        :meth:`accumulate`) are kept and this loss's are added to them.
         """
         params = list(params)
         optimizer = self.optimizers[name]
         self._check_finite(loss.detach(), f"{name} loss")
-        optimizer.zero_grad(set_to_none=True)
+        if zero_grad:
+            optimizer.zero_grad(set_to_none=True)
         loss.backward()
         average_gradients(params, self.dist)
         grads = [p.grad for p in params if p.grad is not None]
@@ -175,6 +178,12 @@ class Trainer:
         if name in self.schedulers:
             self.schedulers[name].step()
         return float(norm)
+
+    def accumulate(self, name: str, loss: torch.Tensor) -> None:
+        """Backward of one micro-batch's ``loss`` for gradient accumulation (finish with ``optimizer_step(...,
+        zero_grad=False)``); a NaN/inf loss raises :class:`NonFiniteError`."""
+        self._check_finite(loss.detach(), f"{name} loss")
+        loss.backward()
 
     def _check_finite(self, value: torch.Tensor, what: str) -> None:
         ok = torch.isfinite(value).all().float().reshape(1)

@@ -7,6 +7,8 @@
   (a ``...ForCTC`` directory works too: its encoder is used);
 - a fairseq wav2vec 2.0 or HuBERT ``.pt`` checkpoint (pre-trained or CTC
   fine-tuned), converted to the matching transformers model without fairseq;
+- a speechssl MelHuBERT checkpoint (``train_melhubert`` training checkpoint or
+  ``export_upstream`` file);
 - any model another module registers with :func:`register_upstream`.
 
 Nothing is ever downloaded.
@@ -39,6 +41,7 @@ from speechssl.models.upstream.base import (
 from speechssl.models.upstream.ckpt import load_checkpoint
 from speechssl.models.upstream import hf as _hf  # noqa: F401  (registers the transformers loader)
 from speechssl.models.upstream import fairseq as _fairseq  # noqa: F401  (registers the fairseq loader)
+from speechssl.models.upstream import melhubert as _melhubert  # noqa: F401  (registers our MelHuBERT checkpoints)
 
 __all__ = [
     "Upstream",

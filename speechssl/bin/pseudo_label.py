@@ -1,0 +1,152 @@
+"""Pseudo-label feature directories with a trained GAN or CTC model, score them, and record a self-training round.
+
+Example (round 0 labels from the selected GAN, rescored with the phone LM;
+then each CTC round labels the data for the next one)::
+
+    python -m speechssl.bin.pseudo_label exp/uasr_v1/checkpoint_best.pt exp/self_train/round0 \\
+        --set train=dump/mfcc_v1/train --set dev=dump/mfcc_v1/dev --set test=dump/mfcc_v1/test \\
+        --ref dev=data/dev/utt2phones --ref test=data/test/utt2phones \\
+        --decoder beam --lm data/text/lm.phones.4.bin --lm-weight 1.0 --round 0-gan
+    python -m speechssl.bin.train_ctc --labels pseudo --train-labels exp/self_train/round0/train/utt2pseudo ... \\
+        exp/self_train/ctc_round1
+    python -m speechssl.bin.pseudo_label exp/self_train/ctc_round1/checkpoint_best.pt exp/self_train/round1 \\
+        --set train=dump/mfcc/train --set dev=dump/mfcc/dev ... --round 1-ctc
+
+For every --set NAME=FEATS_DIR, writes into OUT_DIR/NAME:
+  logits/        logits.ark, logits.scp, tokens.txt (the decoding contract, see speechssl.bin.export_logits)
+  utt2pseudo     the decoded phones, 'utt p1 p2 ...' with <SIL> kept (train_ctc removes it unless data.keep_sil)
+  scoring/       with --ref NAME=utt2phones: oracle PER (<SIL> removed), sclite-style files (see speechssl.bin.score)
+With --round, the set PERs become one row (replaced if the round exists) of
+ROUNDS_DIR/rounds.json and rounds.md.  A done-marker per set records the
+checkpoint, features and decoding options; a rerun with the same ones only
+rescores, one with other ones is refused unless --redo true.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from speechssl.decoding import BeamConfig
+from speechssl.decoding.beam import MERGES
+from speechssl.text.lm import load_lm
+from speechssl.trainers.base import pick_device
+from speechssl.uasr.data import FEATS_SCP, FeatureSet
+from speechssl.uasr.pseudo_label import (LABEL_TABLE, decode_labels, load_uasr_model, read_phone_table,
+                                         score_labels, update_rounds_table, write_label_table, write_logits)
+from speechssl.utils.errors import SpeechSSLError, cli_main
+from speechssl.utils.log import get_logger, setup_logging
+from speechssl.utils.stage import StageMarker
+
+log = get_logger(__name__)
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", help="checkpoint of train_uasr (GAN) or train_ctc (CTC)")
+    p.add_argument("out_dir", help="output directory; one subdirectory per --set")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=FEATS_DIR", required=True,
+                   help="a feature directory to label, of the kind the model was trained on (repeatable)")
+    p.add_argument("--ref", dest="refs", action="append", default=[], metavar="NAME=UTT2PHONES",
+                   help="references of set NAME for the oracle PER (repeatable; never used for labelling)")
+    p.add_argument("--decoder", choices=("greedy", "beam"), default="greedy",
+                   help="greedy (argmax, merge repeats, drop blanks) or beam (prefix beam search with --lm)")
+    p.add_argument("--lm", default="", help="phone n-gram (KenLM ARPA or binary) for --decoder beam")
+    p.add_argument("--lm-weight", type=float, default=1.0, help="weight of the LM's natural-log probability")
+    p.add_argument("--insertion-bonus", type=float, default=0.0, help="score added per output phone")
+    p.add_argument("--beam", type=int, default=10, help="hypotheses kept per frame")
+    p.add_argument("--beam-threshold", type=float, default=50.0, help="drop hypotheses this far below the best")
+    p.add_argument("--merge", choices=MERGES, default="max", help="combine paths to one hypothesis by max or sum")
+    p.add_argument("--batch-size", type=int, default=32, help="utterances per forward pass and per beam batch")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
+    p.add_argument("--round", default="", help="name of this self-training round (e.g. 0-gan, 1-ctc, gold-ctc); "
+                   "records the PERs in the rounds table")
+    p.add_argument("--rounds-dir", default="", help="directory of rounds.json/rounds.md (default: OUT_DIR's parent)")
+    p.add_argument("--redo", choices=("false", "true"), default="false", help="discard outputs made with other "
+                   "options or inputs")
+    p.add_argument("--num-threads", type=int, default=0, help="CPU threads of torch (0: torch's default, all cores); "
+                   "1 is fastest for small LSTMs on a shared machine")
+    p.add_argument("--log-level", default="INFO", help="logging level")
+    return p
+
+
+def parse_pairs(items: list[str], option: str) -> dict[str, Path]:
+    """``NAME=PATH`` strings -> {NAME: PATH}; malformed or repeated names are errors."""
+    out: dict[str, Path] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path or "/" in name:
+            raise SpeechSSLError(f"{option} {item!r}: expected NAME=PATH (NAME without '/')")
+        if name in out:
+            raise SpeechSSLError(f"{option} {name} given twice")
+        out[name] = Path(path)
+    return out
+
+
+def describe_decoder(args) -> str:
+    if args.decoder == "greedy":
+        return "greedy"
+    lm = f"{Path(args.lm).name}, weight {args.lm_weight:g}" if args.lm else "no LM"
+    return f"beam {args.beam} ({lm})"
+
+
+@cli_main
+def main(argv=None) -> int:
+    args = get_parser().parse_args(argv)
+    if args.num_threads > 0:
+        torch.set_num_threads(args.num_threads)
+    out_dir = Path(args.out_dir)
+    setup_logging(args.log_level, out_dir / "log" / "pseudo_label.log")
+    sets, refs = parse_pairs(args.sets, "--set"), parse_pairs(args.refs, "--ref")
+    unknown = sorted(set(refs) - set(sets))
+    if unknown:
+        raise SpeechSSLError(f"--ref {unknown[0]}: no --set of that name")
+    if args.decoder == "beam" and not args.lm:
+        log.warning("--decoder beam without --lm: acoustic-only beam search")
+    beam = BeamConfig(args.beam, args.beam_threshold, args.lm_weight, args.insertion_bonus, args.merge)
+    beam.check()
+    options = {k: getattr(args, k) for k in ("decoder", "lm", "lm_weight", "insertion_bonus", "beam",
+                                             "beam_threshold", "merge")}
+    device = pick_device(args.device)
+    model = lm = None
+    per = {}
+    for name, feats_dir in sets.items():
+        set_dir = out_dir / name
+        labels_path = set_dir / LABEL_TABLE
+        inputs = [args.checkpoint, feats_dir / FEATS_SCP] + ([args.lm] if args.lm else [])
+        marker = StageMarker(set_dir / ".done.pseudo_label.json", f"pseudo_label {name}", options, inputs)
+        if marker.needs_run([labels_path], redo=args.redo == "true"):
+            if model is None:
+                model = load_uasr_model(args.checkpoint, device)
+                tokens = model.output_tokens()
+                if args.lm:
+                    lm = load_lm(args.lm, [s for s, e in zip(tokens.symbols, tokens.emittable) if e])
+            matrices = write_logits(set_dir / "logits", model, FeatureSet(feats_dir), args.batch_size, device)
+            labels = decode_labels(matrices, tokens, args.decoder, lm, beam, args.batch_size)
+            write_label_table(labels_path, labels)
+            marker.write([labels_path], {"utterances": len(labels), "kind": model.kind,
+                                         "empty": sum(not v for v in labels.values())})
+            log.info("%s: %d pseudo-labelled utterances in %s", name, len(labels), labels_path)
+        if name in refs:
+            per[name] = score_labels(read_phone_table(labels_path), read_phone_table(refs[name]),
+                                     set_dir / "scoring")["per"]
+            log.info("%s: oracle PER %.2f%%", name, per[name])
+    if args.round:
+        kind = model.kind if model is not None else _kind_of(out_dir, sets)
+        row = {"round": args.round, "model": kind, "checkpoint": str(args.checkpoint),
+               "decoder": describe_decoder(args), "per": per}
+        update_rounds_table(Path(args.rounds_dir) if args.rounds_dir else out_dir.parent, row)
+    return 0
+
+
+def _kind_of(out_dir: Path, sets: dict[str, Path]) -> str:
+    """The model kind recorded in a set's done-marker (when every set was already done)."""
+    record = json.loads((out_dir / next(iter(sets)) / ".done.pseudo_label.json").read_text(encoding="utf-8"))
+    return record["summary"]["kind"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

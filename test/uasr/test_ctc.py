@@ -1,0 +1,174 @@
+"""CTC phone recognizer and trainer on synthetic data: learning, supervised generator twin, resume, errors, CLI."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import pytest
+import torch
+
+from speechssl.bin import train_ctc
+from speechssl.models.ctc import CTCModel, CTCModelConfig, ctc_frames_needed
+from speechssl.trainers.base import NonFiniteError
+from speechssl.trainers.ctc import CTCTrainer, load_config
+from speechssl.utils.errors import SpeechSSLError
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "egs/TEMPLATE/conf/ctc_tiny.yaml"
+PHONES = ["a", "b", "c", "d", "e", "f", "<SIL>"]
+DIM = 12
+
+
+def write_set(d: Path, rng: np.random.Generator, n_utts: int, prefix: str) -> dict[str, list[str]]:
+    """Features where each phone is a fixed mean vector held for 3-7 frames, plus noise; returns utt2phones."""
+    d.mkdir(parents=True)
+    means = 2.0 * np.random.default_rng(0).normal(size=(len(PHONES), DIM))
+    refs, num_frames = {}, {}
+    with kaldiio.WriteHelper(f"ark,scp:{d / 'feats.ark'},{d / 'feats.scp'}") as w:
+        for i in range(n_utts):
+            utt = f"{prefix}{i:03d}"
+            words = [list(rng.choice(PHONES[:-1], size=rng.integers(2, 4))) for _ in range(rng.integers(2, 4))]
+            phones = ["<SIL>"] + [p for word in words for p in word + ["<SIL>"]]
+            ids = np.repeat([PHONES.index(p) for p in phones], rng.integers(3, 8, size=len(phones)))
+            w(utt, (means[ids] + 0.5 * rng.normal(size=(len(ids), DIM))).astype(np.float32))
+            refs[utt], num_frames[utt] = phones, len(ids)
+    (d / "utt2num_frames").write_text("".join(f"{u} {n}\n" for u, n in num_frames.items()))
+    (d / "utt2phones").write_text("".join(f"{u} {' '.join(p)}\n" for u, p in refs.items()))
+    return refs
+
+
+def make_corpus(root: Path, n_train: int = 60, n_dev: int = 16) -> Path:
+    """train/ and dev/ feature directories (with utt2phones) and text/dict.phn.txt under ``root``."""
+    rng = np.random.default_rng(1)
+    (root / "text").mkdir(parents=True)
+    (root / "text/dict.phn.txt").write_text("".join(f"{p} 1\n" for p in PHONES))
+    write_set(root / "train", rng, n_train, "tr")
+    write_set(root / "dev", rng, n_dev, "dv")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small LSTMs run fastest on one thread, and the test machine's cores are shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("ctc"))
+
+
+def _trainer(corpus, exp, overrides=(), valid=True):
+    cfg = load_config(TINY, ["data.labels=gold", *overrides])
+    return CTCTrainer(cfg, exp, corpus / "train", corpus / "text", corpus / "train/utt2phones",
+                      corpus / "dev" if valid else None, corpus / "dev/utt2phones" if valid else None,
+                      corpus / "dev/utt2phones" if valid else None)
+
+
+def test_model_shapes_and_masks():
+    for cfg in (CTCModelConfig(conv_channels=8, lstm_hidden=8, subsample=2),
+                CTCModelConfig.from_dict({"body": "generator", "generator": {"kernel": 4, "stride": 3}})):
+        model = CTCModel(DIM, 7, cfg).eval()
+        feats = torch.randn(2, 10, DIM)
+        mask = torch.tensor([[False] * 10, [False] * 7 + [True] * 3])
+        out = model(feats, mask)
+        t_out = model.output_length(10)
+        assert out["logits"].shape == (2, t_out, 8)  # 7 phones + blank
+        assert torch.equal(out["padding_mask"], mask[:, :: cfg.stride])
+        # padding does not change the unpadded utterance's outputs
+        alone = model(feats[1:, :7], mask[1:, :7])["logits"][0]
+        valid = ~out["padding_mask"][1]
+        assert torch.allclose(out["logits"][1][valid], alone, atol=1e-5)
+
+
+def test_frames_needed_counts_repeats():
+    assert ctc_frames_needed([1, 2, 3]) == 3
+    assert ctc_frames_needed([1, 1, 2, 2, 2]) == 8
+    assert ctc_frames_needed([]) == 0
+
+
+def test_tiny_ctc_learns_synthetic_phones(corpus, tmp_path):
+    trainer = _trainer(corpus, tmp_path / "exp", ["trainer.max_updates=300", "trainer.valid_interval=300"])
+    assert trainer.model.blank == len(PHONES)
+    summary = trainer.fit()
+    metrics = [json.loads(line) for line in (tmp_path / "exp/log/metrics.jsonl").read_text().splitlines()]
+    train_loss = [m["loss"] for m in metrics if m["split"] == "train"]
+    assert train_loss[-1] < 0.3 * train_loss[0]
+    final = trainer.validate(300)
+    assert final["oracle_per"] < 0.20, final
+    assert final["label_per"] == pytest.approx(final["oracle_per"])  # gold labels: both are the references
+    assert summary["best_update"] == 300 and (tmp_path / "exp/checkpoint_best.pt").is_file()
+    assert (tmp_path / "exp/curves.png").is_file()
+
+
+def test_supervised_generator_twin_trains(corpus, tmp_path):
+    overrides = ["model.body=generator", "model.generator.dropout=0.0", "trainer.max_updates=200",
+                 "optim.lr=0.02"]
+    trainer = _trainer(corpus, tmp_path / "exp", overrides)
+    assert type(trainer.model.body).__name__ == "Generator"
+    before = trainer.validate(0)
+    trainer.fit()
+    after = trainer.validate(200)
+    assert after["loss"] < 0.5 * before["loss"]
+    assert after["oracle_per"] < 0.6 < before["oracle_per"], (before, after)
+
+
+def test_resume_is_exact(corpus, tmp_path):
+    straight = _trainer(corpus, tmp_path / "a", ["trainer.max_updates=12", "trainer.save_interval=6"], valid=False)
+    straight.fit()
+    first = _trainer(corpus, tmp_path / "b", ["trainer.max_updates=6", "trainer.save_interval=6"], valid=False)
+    first.fit()
+    resumed = _trainer(corpus, tmp_path / "b", ["trainer.max_updates=12", "trainer.save_interval=6"], valid=False)
+    assert resumed.resume("auto") == 6 and resumed.sampler.position > 0
+    resumed.update = 0
+    resumed.fit()
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_nonfinite_loss_stops_before_the_step(corpus, tmp_path, monkeypatch):
+    trainer = _trainer(corpus, tmp_path / "exp", ["trainer.max_updates=5"], valid=False)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    monkeypatch.setattr(trainer, "ctc_loss", lambda *a: torch.tensor(float("nan"), requires_grad=True))
+    with pytest.raises(NonFiniteError, match="diverged"):
+        trainer.fit()
+    assert all(torch.equal(v, trainer.model.state_dict()[k]) for k, v in before.items())
+
+
+def test_bad_inputs_are_clear_errors(corpus, tmp_path):
+    with pytest.raises(SpeechSSLError, match="model.lstm_size"):
+        load_config(TINY, ["model.lstm_size=3"])
+    with pytest.raises(SpeechSSLError, match="invalid model configuration.*body"):
+        _trainer(corpus, tmp_path / "e1", ["model.body=transformer"], valid=False)
+    bad = tmp_path / "utt2phones"
+    bad.write_text("tr000 a zz b\n")
+    cfg = load_config(TINY)
+    with pytest.raises(SpeechSSLError, match=r"utt2phones: utterance tr000.*'zz'"):
+        CTCTrainer(cfg, tmp_path / "e2", corpus / "train", corpus / "text", bad)
+    other = tmp_path / "other"
+    other.write_text("nobody a b\n")
+    with pytest.raises(SpeechSSLError, match="no utterance.*usable label"):
+        CTCTrainer(cfg, tmp_path / "e3", corpus / "train", corpus / "text", other)
+
+
+def test_cli_trains_and_refuses_changed_config(corpus, tmp_path, capsys):
+    exp = tmp_path / "exp"
+    args = ["--config", str(TINY), "--feats", str(corpus / "train"), "--text-dir", str(corpus / "text"),
+            "--labels", "gold", "--train-labels", str(corpus / "train/utt2phones"), "--valid-feats",
+            str(corpus / "dev"), "--valid-ref", str(corpus / "dev/utt2phones"), "--max-updates", "20", str(exp)]
+    assert train_ctc.main(args) == 0
+    summary = json.loads((exp / "train_summary.json").read_text())
+    assert summary["updates"] == 20 and summary["best_metric"] == "label_per"
+    assert (exp / "checkpoint_last.pt").is_file() and (exp / "log/train.log").is_file()
+    assert "labels: gold" in (exp / "config.yaml").read_text()
+    assert train_ctc.main(args[:-1] + ["--set", "optim.lr=0.1", str(exp)]) == 1
+    assert "another configuration" in capsys.readouterr().err
+    no_labels = [a for a in args if a != "gold"]
+    no_labels[no_labels.index("--labels")] = "--labels=pseudo"
+    assert train_ctc.main(no_labels) == 1
+    assert "--valid-labels" in capsys.readouterr().err
