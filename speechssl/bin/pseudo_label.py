@@ -37,6 +37,7 @@ from speechssl.trainers.base import pick_device
 from speechssl.uasr.data import FEATS_SCP, FeatureSet
 from speechssl.uasr.pseudo_label import (LABEL_TABLE, decode_labels, load_uasr_model, read_phone_table,
                                          score_labels, update_rounds_table, write_label_table, write_logits)
+from speechssl.utils.cli import add_config_option, parse_args
 from speechssl.utils.errors import SpeechSSLError, cli_main
 from speechssl.utils.log import get_logger, setup_logging
 from speechssl.utils.stage import StageMarker
@@ -95,7 +96,7 @@ def describe_decoder(args) -> str:
 
 @cli_main
 def main(argv=None) -> int:
-    args = get_parser().parse_args(argv)
+    args = parse_args(add_config_option(get_parser()), argv)
     if args.num_threads > 0:
         torch.set_num_threads(args.num_threads)
     out_dir = Path(args.out_dir)

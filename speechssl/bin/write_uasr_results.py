@@ -25,24 +25,31 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--gan-dir", required=True, help="seed-sweep directory of the GAN (runs.md, selected.json)")
     p.add_argument("--extra", action="append", default=[], metavar="TITLE=DIR",
                    help="another experiment directory with decode_<set>_* results (repeatable)")
+    p.add_argument("--table", action="append", default=[], metavar="TITLE=FILE",
+                   help="a markdown table written by a stage, included when present (repeatable)")
     p.add_argument("--note", action="append", default=[], help="a paragraph placed under the heading (repeatable)")
     p.add_argument("--command", default="./run.sh", help="the command that produced the results")
     p.add_argument("--recipe-dir", default=".", help="recipe directory (default: current directory)")
     return p
 
 
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SpeechSSLError(f"{option} {item!r}: expected TITLE=PATH")
+        title, path = item.rsplit("=", 1)
+        out[title] = path
+    return out
+
+
 @cli_main
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     setup_logging()
-    extra = {}
-    for item in args.extra:
-        if "=" not in item:
-            raise SpeechSSLError(f"--extra {item!r}: expected TITLE=DIR")
-        title, path = item.split("=", 1)
-        extra[title] = path
     out = write_results(args.recipe_dir, title=args.title, command=args.command, sets=args.sets.split(),
-                        gan_dir=args.gan_dir, extra_dirs=extra, notes=args.note)
+                        gan_dir=args.gan_dir, extra_dirs=_pairs(args.extra, "--extra"),
+                        tables=_pairs(args.table, "--table"), notes=args.note)
     log.info("wrote %s", out)
     return 0
 

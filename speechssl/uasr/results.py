@@ -90,12 +90,15 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def write_results(recipe_dir: str | Path, *, title: str, command: str, sets: list[str], gan_dir: str,
-                  extra_dirs: dict[str, str] | None = None, notes: list[str] = ()) -> Path:
+                  extra_dirs: dict[str, str] | None = None, tables: dict[str, str] | None = None,
+                  notes: list[str] = ()) -> Path:
     """Write ``<recipe_dir>/RESULTS.md``; return its path.
 
     ``gan_dir`` is the seed-sweep directory (runs.md, selected.json, decode_*);
     ``extra_dirs`` maps a section title to another experiment directory with
-    decode_* results (self-training rounds, supervised twins).
+    decode_* results; ``tables`` maps a section title to a markdown table a
+    stage wrote (self-training rounds, supervised twins).  Missing ones are
+    left out.
     """
     recipe_dir = Path(recipe_dir)
     exp = recipe_dir / "exp"
@@ -127,6 +130,11 @@ def write_results(recipe_dir: str | Path, *, title: str, command: str, sets: lis
         if rows:
             lines += [f"## {name}: phone error rate", "", f"Directory: `{d}`", ""]
             lines += _table(header, rows) + [""]
+    for name, path in (tables or {}).items():
+        path = recipe_dir / path
+        if path.is_file():
+            lines += [f"## {name}", "", f"From `{os.path.relpath(path, recipe_dir)}`.", ""]
+            lines += path.read_text(encoding="utf-8").rstrip("\n").splitlines() + [""]
     benches = sorted((exp / "bench").glob("*.md"))
     if benches:
         lines += ["## Benchmarks", "", "Written by `bench/run_uasr_frontend.sh`; each names its command, date and machine.", ""]

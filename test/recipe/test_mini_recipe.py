@@ -34,6 +34,7 @@ def recipe(tmp_path_factory, repo_root):
     tiny = repo_root / "egs" / "TEMPLATE" / "conf"
     shutil.copy(tiny / "standin_tiny.yaml", d / "conf" / "standin.yaml")
     shutil.copy(tiny / "uasr_tiny.yaml", d / "conf" / "uasr_v2.yaml")
+    shutil.copy(tiny / "ctc_tiny.yaml", d / "conf" / "ctc.yaml")
     return d
 
 
@@ -51,7 +52,7 @@ def finished(recipe, recipe_env):
 
 def test_every_stage_produced_valid_outputs(recipe, finished):
     out = finished.stdout
-    for stage in ("0-1", "2", "3", "4", "5", "6", "7"):
+    for stage in ("0-1", "2", "3", "4", "5", "6", "7", "8", "9", "10"):
         assert f"Stage {stage}:" in out
     assert "--source auto: " in (recipe / "exp/get_corpus/log/get_corpus.log").read_text()
     for x in SETS:
@@ -76,6 +77,15 @@ def test_every_stage_produced_valid_outputs(recipe, finished):
             assert scores["metric"] == "PER" and scores["total"]["ref_tokens"] > 0
             assert scores["total"]["error_rate"] >= 0
     assert (gan / "seed1" / "curves.png").stat().st_size > 0
+    rounds = json.loads((gan / "self_training" / "rounds.json").read_text())
+    assert [r["round"] for r in rounds] == ["0-gan", "1-ctc"]
+    twins = json.loads((recipe / "exp" / "supervised_mfcc_v2" / "rounds.json").read_text())
+    assert [r["round"] for r in twins] == ["supervised-ctc", "supervised-generator"]
+    results = (recipe / "RESULTS.md").read_text()
+    for heading in ("## Time per stage", "## GAN seed sweep", "## GAN (selected seed): phone error rate",
+                    "## Self-training", "## Supervised twins"):
+        assert heading in results, heading
+    assert "| dev_clean_2 | phn6 |" in results
 
 
 def test_rerun_skips_and_changed_config_is_refused(recipe, recipe_env, finished):

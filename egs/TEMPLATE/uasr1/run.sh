@@ -36,6 +36,8 @@ gan_config=conf/uasr_v2.yaml    # stage 6: GAN model, losses, optimisers and bud
 num_seeds=2                     # stage 6: GAN runs with seeds 1..N (run in parallel); the best is picked without labels
 gan_opts=                       # stage 6: extra train_uasr options, e.g. "--max-updates 500 --set loss.code_penalty=2"
 decode_config=conf/decode.yaml  # stage 7: phone-LM beam search and word decoding options
+ctc_config=conf/ctc.yaml        # stages 8-9: CTC model of self-training and of the supervised twins
+st_rounds=1                     # stage 8: self-training rounds (CTC trained on the previous round's labels)
 results_title="UASR on $(basename "$(dirname "$PWD")")" # stage 9: heading of RESULTS.md
 run_args="$*"
 set -- --config conf/run.conf "$@"
@@ -94,7 +96,7 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
       dump/$feat/$train_set$feat_sub exp/transform_${feat}_$uasr
   for x in $sets; do
     $train_cmd exp/transform_${feat}_$uasr/log/apply_$x.log \
-      python -m speechssl.bin.apply_feature_transform --redo $redo --aux-data-dir dump/$feat/$x \
+      python -m speechssl.bin.apply_feature_transform --redo $redo --aux-data-dir dump/$feat/$x$feat_sub \
         exp/transform_${feat}_$uasr dump/$feat/$x$feat_sub dump/${feat}_$uasr/$x
   done
 fi
@@ -122,10 +124,57 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
   done
 fi
 
+ckpt_of() { python -c "import json,sys; print(json.load(open(sys.argv[1]))['selected']['checkpoint'])" $1; }
+frames=dump/$feat                      # frame-level features (CTC input)
+labels_opts="--config $decode_config --decoder beam --lm data/text/lm.phones.6.bin --num-threads 1 --redo $redo"
+eval_sets() { for x in $dev_set $test_sets; do echo "--set $x=$1/$x$2 --ref $x=data/$x/utt2phones"; done; }
+
+if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
+  st=$gan/self_training
+  stage_start 8 "self-training: $st_rounds round(s) of CTC on pseudo-labels, round 0 from the selected GAN"
+  python -m speechssl.bin.pseudo_label $labels_opts --round 0-gan --rounds-dir $st \
+    --set $train_set=dump/${feat}_$uasr/$train_set $(eval_sets dump/${feat}_$uasr) $(ckpt_of $gan/selected.json) $st/round0
+  for r in $(seq 1 $st_rounds); do
+    prev=$st/round$((r - 1))
+    $train_cmd $st/log/ctc_round$r.log \
+      python -m speechssl.bin.train_ctc --config $ctc_config --num-threads 1 --labels pseudo \
+        --feats $frames/$train_set$feat_sub --train-labels $prev/$train_set/utt2pseudo \
+        --valid-feats $frames/$dev_set$feat_sub --valid-labels $prev/$dev_set/utt2pseudo \
+        --valid-ref data/$dev_set/utt2phones --text-dir data/text $st/ctc_round$r
+    python -m speechssl.bin.pseudo_label $labels_opts --round $r-ctc --rounds-dir $st \
+      --set $train_set=$frames/$train_set$feat_sub $(eval_sets $frames $feat_sub) \
+      $st/ctc_round$r/checkpoint_best.pt $st/round$r
+  done
+fi
+
 if [ $stage -le 9 ] && [ $stop_stage -ge 9 ]; then
-  stage_start 9 "RESULTS.md from exp/"
+  tw=exp/supervised_${feat}_$uasr
+  stage_start 9 "supervised twins (upper bounds, trained WITH labels): CTC model and GAN generator into $tw"
+  gen=$(python -c "import yaml,json,sys; print(json.dumps(yaml.safe_load(open(sys.argv[1]))['model']['generator']))" $gan_config)
+  pids=()
+  for twin in ctc generator; do  # the CTC model on frames; the GAN's generator on the GAN's features
+    if [ $twin = ctc ]; then body=blstm; tr=$frames/$train_set$feat_sub; dv=$frames/$dev_set$feat_sub
+    else body=generator; tr=dump/${feat}_$uasr/$train_set; dv=dump/${feat}_$uasr/$dev_set; fi
+    $train_cmd $tw/log/train_$twin.log \
+      python -m speechssl.bin.train_ctc --config $ctc_config --num-threads 1 --labels gold \
+        --set model.body=$body --set "model.generator=$gen" --feats $tr --valid-feats $dv \
+        --train-labels data/$train_set/utt2phones --valid-ref data/$dev_set/utt2phones --text-dir data/text \
+        $tw/$twin &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait $p; done
+  python -m speechssl.bin.pseudo_label $labels_opts --decoder greedy --round supervised-ctc --rounds-dir $tw \
+    $(eval_sets $frames $feat_sub) $tw/ctc/checkpoint_best.pt $tw/ctc_eval
+  python -m speechssl.bin.pseudo_label $labels_opts --decoder greedy --round supervised-generator --rounds-dir $tw \
+    $(eval_sets dump/${feat}_$uasr) $tw/generator/checkpoint_best.pt $tw/generator_eval
+fi
+
+if [ $stage -le 10 ] && [ $stop_stage -ge 10 ]; then
+  stage_start 10 "RESULTS.md from exp/"
   python -m speechssl.bin.write_uasr_results --title "$results_title" --sets "$dev_set $test_sets" \
     --gan-dir $gan --command "./run.sh $run_args" \
+    --table "Self-training (oracle PER % by round)=$gan/self_training/rounds.md" \
+    --table "Supervised twins: upper bounds trained with labels (oracle PER %)=exp/supervised_${feat}_$uasr/rounds.md" \
     --note "The stand-in corpus is synthesized speech (espeak-ng): these numbers show what the pipeline does, not how a method performs on real speech. PER against reference phones is an oracle measurement; no stage trains or selects on it."
 fi
 
