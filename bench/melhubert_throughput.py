@@ -70,7 +70,7 @@ def main() -> None:
                           "cpu" if args.device == "auto" else args.device)
     where = torch.cuda.get_device_name(device) + ", bf16" if device.type == "cuda" else \
         f"{platform.processor() or platform.machine()} CPU, {args.threads} threads, fp32"
-    print(f"| model | device | batch (s) | input frames/s | audio s per s |")
+    print("| model | device | batch (s) | input frames/s | audio s per s |")
     print("|---|---|---|---|---|")
     for path in args.config:
         with open(path, encoding="utf-8") as f:

@@ -92,8 +92,8 @@ def main(argv=None) -> int:
     config = load_config(args.config, overrides)
     valid_labels = args.valid_labels or (args.valid_ref if args.labels == "gold" else None)
     if args.valid_feats and not valid_labels and config["selection"]["metric"] != "oracle_per":
-        raise SpeechSSLError(f"--valid-feats without validation labels: give --valid-labels (e.g. the pseudo-labels "
-                             f"of the validation set), or --set selection.metric=oracle_per with --valid-ref")
+        raise SpeechSSLError("--valid-feats without validation labels: give --valid-labels (e.g. the pseudo-labels "
+                             "of the validation set), or --set selection.metric=oracle_per with --valid-ref")
     trainer = CTCTrainer(config, exp_dir, args.feats, args.text_dir, args.train_labels, args.valid_feats,
                          valid_labels, args.valid_ref)
     try:

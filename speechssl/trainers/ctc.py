@@ -15,7 +15,6 @@ overrides (:func:`load_config`).
 """
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -24,12 +23,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-import yaml
 
 from speechssl.models.ctc import CTCModel, CTCModelConfig, ctc_frames_needed
 from speechssl.trainers.base import TRAINER_DEFAULTS, Trainer
 from speechssl.trainers.distributed import broadcast_module
-from speechssl.trainers.uasr_gan import PHONE_DICT, _merge as merge_config
+from speechssl.trainers.config import load_nested_config
+from speechssl.trainers.uasr_gan import PHONE_DICT
 from speechssl.uasr.data import EpochSampler, FeatureSet, PhoneVocab
 from speechssl.uasr.pseudo_label import CTC_KIND, read_label_table, read_phone_table
 from speechssl.uasr.selection import phone_error_rate
@@ -54,31 +53,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str, Any]:
-    """Defaults, then the YAML file ``path``, then ``key.sub=value`` overrides (values parsed as YAML).
-
-    Unknown keys are errors naming the file or override.
-    """
-    cfg = copy.deepcopy(DEFAULT_CONFIG)
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise SpeechSSLError(f"{path}: configuration file not found")
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise SpeechSSLError(f"{path}: not valid YAML ({e})") from None
-        if not isinstance(loaded, dict):
-            raise SpeechSSLError(f"{path}: the configuration must be a mapping")
-        cfg = merge_config(cfg, loaded, str(path))
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise SpeechSSLError(f"--set {item!r}: expected key.sub=value")
-        nested: Any = yaml.safe_load(raw)
-        for part in reversed(key.strip().split(".")):
-            nested = {part: nested}
-        cfg = merge_config(cfg, nested, f"--set {item}")
-    return cfg
+    """:data:`DEFAULT_CONFIG` updated by the YAML file ``path`` and ``key.sub=value`` overrides."""
+    return load_nested_config(DEFAULT_CONFIG, path, overrides)
 
 
 class CTCTrainer(Trainer):

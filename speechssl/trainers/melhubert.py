@@ -31,7 +31,8 @@ from speechssl.models.melhubert import (
 from speechssl.models.upstream.melhubert import META_KEY, upstream_meta
 from speechssl.trainers.base import TRAINER_DEFAULTS
 from speechssl.trainers.distributed import broadcast_module
-from speechssl.trainers.pretrain import OPTIM_DEFAULTS, DurationBatchSampler, PretrainTrainer, load_nested_config
+from speechssl.trainers.config import load_nested_config
+from speechssl.trainers.pretrain import OPTIM_DEFAULTS, DurationBatchSampler, PretrainTrainer
 from speechssl.utils.errors import SpeechSSLError
 from speechssl.utils.log import get_logger
 

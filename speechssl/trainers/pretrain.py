@@ -1,6 +1,6 @@
 """What self-supervised pre-training (and later distillation) adds to :class:`~speechssl.trainers.base.Trainer`.
 
-- :func:`load_nested_config`: defaults, then a YAML file, then ``key.sub=value`` overrides;
+- configurations load through :func:`speechssl.trainers.config.load_nested_config`;
 - :func:`lr_lambda`: linear warm-up, then constant, linear or cosine decay;
 - :class:`DurationBatchSampler`: batches cut by total (padded) frames rather than
   utterance count, length-bucketed, reshuffled every epoch, split over ranks,
@@ -13,16 +13,13 @@
 """
 from __future__ import annotations
 
-import copy
 import json
 import math
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
-import yaml
 
 from speechssl.trainers.base import Trainer
 from speechssl.utils.atomic import atomic_write
@@ -38,50 +35,6 @@ OPTIM_DEFAULTS: dict[str, Any] = {
     "lr": 5e-4, "betas": [0.9, 0.98], "eps": 1e-6, "weight_decay": 0.01, "clip_norm": 10.0,
     "accum_grad": 1, "schedule": "linear", "warmup_updates": 1000, "final_lr_ratio": 0.0,
 }
-
-
-def _merge(base: dict, update: dict, where: str, prefix: str = "") -> dict:
-    out = copy.deepcopy(base)
-    for key, value in update.items():
-        name = f"{prefix}{key}"
-        if key not in out:
-            raise SpeechSSLError(f"{where}: unknown configuration key {name!r}; known keys at this level: "
-                                 f"{', '.join(sorted(out))}")
-        if isinstance(out[key], dict):
-            if not isinstance(value, dict):
-                raise SpeechSSLError(f"{where}: {name!r} must be a mapping")
-            out[key] = _merge(out[key], value, where, name + ".")
-        else:
-            out[key] = value
-    return out
-
-
-def load_nested_config(defaults: dict[str, Any], path: str | Path | None, overrides=()) -> dict[str, Any]:
-    """``defaults`` updated by the YAML file ``path`` and ``key.sub=value`` strings (values parsed as YAML).
-
-    Unknown keys are errors naming the file (or override) and the key.
-    """
-    cfg = copy.deepcopy(defaults)
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise SpeechSSLError(f"{path}: configuration file not found")
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise SpeechSSLError(f"{path}: not valid YAML ({e})") from None
-        if not isinstance(loaded, dict):
-            raise SpeechSSLError(f"{path}: the configuration must be a mapping")
-        cfg = _merge(cfg, loaded, str(path))
-    for item in overrides:
-        if "=" not in item:
-            raise SpeechSSLError(f"--set {item!r}: expected key.sub=value")
-        key, raw = item.split("=", 1)
-        nested: Any = yaml.safe_load(raw)
-        for part in reversed(key.strip().split(".")):
-            nested = {part: nested}
-        cfg = _merge(cfg, nested, f"--set {item}")
-    return cfg
 
 
 def lr_lambda(schedule: str, warmup: int, total: int, final_ratio: float = 0.0) -> Callable[[int], float]:

@@ -13,7 +13,6 @@ published wav2vec-U (v1) values; a YAML file overrides some of them and
 """
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -21,11 +20,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from speechssl.models.uasr.gan import GANConfig, UASRGAN
 from speechssl.text.lm import load_lm
 from speechssl.trainers.base import TRAINER_DEFAULTS, Trainer
+from speechssl.trainers.config import load_nested_config
 from speechssl.trainers.distributed import broadcast_module
 from speechssl.uasr.data import EpochSampler, FeatureSet, PhoneText, PhoneVocab, TextSampler
 from speechssl.uasr.selection import SelectionConfig, read_references, selection_metrics
@@ -54,45 +53,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
-def _merge(base: dict, update: dict, where: str, prefix: str = "") -> dict:
-    out = copy.deepcopy(base)
-    for key, value in update.items():
-        name = f"{prefix}{key}"
-        if key not in out:
-            raise SpeechSSLError(f"{where}: unknown configuration key {name!r}; known keys at this level: "
-                                 f"{', '.join(sorted(out))}")
-        if isinstance(out[key], dict):
-            if not isinstance(value, dict):
-                raise SpeechSSLError(f"{where}: {name!r} must be a mapping")
-            out[key] = _merge(out[key], value, where, name + ".")
-        else:
-            out[key] = value
-    return out
-
-
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str, Any]:
-    """Defaults, then the YAML file ``path``, then ``key.sub=value`` overrides (values parsed as YAML)."""
-    cfg = copy.deepcopy(DEFAULT_CONFIG)
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise SpeechSSLError(f"{path}: configuration file not found")
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise SpeechSSLError(f"{path}: not valid YAML ({e})") from None
-        if not isinstance(loaded, dict):
-            raise SpeechSSLError(f"{path}: the configuration must be a mapping")
-        cfg = _merge(cfg, loaded, str(path))
-    for item in overrides:
-        if "=" not in item:
-            raise SpeechSSLError(f"--set {item!r}: expected key.sub=value")
-        key, raw = item.split("=", 1)
-        nested: Any = yaml.safe_load(raw)
-        for part in reversed(key.strip().split(".")):
-            nested = {part: nested}
-        cfg = _merge(cfg, nested, f"--set {item}")
-    return cfg
+    """:data:`DEFAULT_CONFIG` updated by the YAML file ``path`` and ``key.sub=value`` overrides."""
+    return load_nested_config(DEFAULT_CONFIG, path, overrides)
 
 
 class UASRGANTrainer(Trainer):
