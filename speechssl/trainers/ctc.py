@@ -86,7 +86,9 @@ class CTCTrainer(Trainer):
         keep_sil = bool(data["keep_sil"])
         self.train_set = FeatureSet(self.paths["feats"], int(data["min_frames"]), data["max_frames"])
         self.model = CTCModel(self.train_set.dim, len(self.vocab), self.model_cfg).to(self.device)
-        labels = read_label_table(self.paths["train_labels"], self.vocab, keep_sil)
+        # reference phones may include phones the text side's lexicon never produces: those are dropped
+        unknown = "drop" if data["labels"] == "gold" else "error"
+        labels = read_label_table(self.paths["train_labels"], self.vocab, keep_sil, unknown)
         self.train_index, self.train_targets = self._match(self.train_set, labels, self.paths["train_labels"])
         if not self.train_index:
             raise SpeechSSLError(f"{self.paths['train_labels']}: no utterance of {self.paths['feats']} has a usable "
@@ -98,7 +100,7 @@ class CTCTrainer(Trainer):
                 raise SpeechSSLError(f"{self.paths['valid_feats']}: dimension {self.valid_set.dim} differs from the "
                                      f"training features' {self.train_set.dim}")
             if self.paths["valid_labels"] is not None:
-                valid = read_label_table(self.paths["valid_labels"], self.vocab, keep_sil)
+                valid = read_label_table(self.paths["valid_labels"], self.vocab, keep_sil, unknown)
                 index, targets = self._match(self.valid_set, valid, self.paths["valid_labels"])
                 self.valid_targets = {self.valid_set.utts[i]: t for i, t in zip(index, targets)}
             if self.paths["valid_ref"] is not None:

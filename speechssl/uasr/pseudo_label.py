@@ -36,6 +36,7 @@ from speechssl.models.uasr.gan import GANConfig, UASRGAN
 from speechssl.scoring.sclite import score_corpus, write_score_dir
 from speechssl.text.silence import SIL
 from speechssl.trainers.checkpoint import load_checkpoint
+from speechssl.uasr.selection import WORD_SEPARATOR
 from speechssl.uasr.data import FeatureSet, PhoneVocab
 from speechssl.utils.atomic import atomic_dir, atomic_write
 from speechssl.utils.errors import SpeechSSLError
@@ -168,18 +169,38 @@ def write_label_table(path: str | Path, labels: Mapping[str, Sequence[str]]) -> 
 
 
 def read_phone_table(path: str | Path) -> dict[str, list[str]]:
-    """Read ``utt2phones``/``utt2pseudo`` (``utt p1 p2 ...``; an utterance may have no phone)."""
+    """Read ``utt2phones``/``utt2pseudo`` (``utt p1 p2 ...``; an utterance may have no phone;
+    ``|`` word separators are dropped)."""
     path = Path(path)
     if not path.is_file():
         raise SpeechSSLError(f"{path}: label table not found (utt2phones for gold labels, utt2pseudo from "
                              "speechssl.bin.pseudo_label)")
-    return {u: v.split() for u, v in read_dict(path, allow_empty_value=True).items()}
+    return {u: [p for p in v.split() if p != WORD_SEPARATOR]
+            for u, v in read_dict(path, allow_empty_value=True).items()}
 
 
-def read_label_table(path: str | Path, vocab: PhoneVocab, keep_sil: bool = True) -> dict[str, np.ndarray]:
-    """A label table as token-id arrays (``<SIL>`` removed unless ``keep_sil``); unknown phones are errors."""
+def read_label_table(path: str | Path, vocab: PhoneVocab, keep_sil: bool = True,
+                     unknown: str = "error") -> dict[str, np.ndarray]:
+    """A label table as token-id arrays (``<SIL>`` removed unless ``keep_sil``).
+
+    A phone missing from ``vocab`` is an error (``unknown="error"``, right for
+    pseudo-labels, which come from the same token list), or is dropped and
+    counted in the log (``unknown="drop"``, for reference phones whose
+    inventory can differ from the text side's lexicon).
+    """
+    table = read_phone_table(path)
+    if unknown == "drop":
+        dropped: dict[str, int] = {}
+        for utt, phones in table.items():
+            for p in phones:
+                if p not in vocab.index and p != SIL:
+                    dropped[p] = dropped.get(p, 0) + 1
+            table[utt] = [p for p in phones if p in vocab.index or p == SIL]
+        if dropped:
+            log.warning("%s: dropped %d reference phones missing from the token list (%s)", path,
+                        sum(dropped.values()), ", ".join(f"{p} x{n}" for p, n in sorted(dropped.items())))
     return {utt: vocab.encode([p for p in phones if keep_sil or p != SIL], f"{path}: utterance {utt}")
-            for utt, phones in read_phone_table(path).items()}
+            for utt, phones in table.items()}
 
 
 def score_labels(hyps: Mapping[str, Sequence[str]], refs: Mapping[str, Sequence[str]],

@@ -127,7 +127,7 @@ fi
 ckpt_of() { python -c "import json,sys; print(json.load(open(sys.argv[1]))['selected']['checkpoint'])" $1; }
 frames=dump/$feat                      # frame-level features (CTC input)
 labels_opts="--config $decode_config --decoder beam --lm data/text/lm.phones.6.bin --num-threads 1 --redo $redo"
-eval_sets() { for x in $dev_set $test_sets; do echo "--set $x=$1/$x$2 --ref $x=data/$x/utt2phones"; done; }
+eval_sets() { for x in $dev_set $test_sets; do echo "--set $x=$1/$x${2:-} --ref $x=data/$x/utt2phones"; done; }
 
 if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
   st=$gan/self_training
