@@ -31,19 +31,13 @@ the same command (--resume auto); a different configuration is refused.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-import torch
-import yaml
 
 from speechssl.trainers.ctc import LABEL_KINDS, CTCTrainer, load_config
-from speechssl.utils.atomic import atomic_write
+from speechssl.trainers.cli import add_training_options, run_training, start_training
 from speechssl.utils.errors import SpeechSSLError, cli_main
-from speechssl.utils.log import get_logger, setup_logging
-
-log = get_logger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -64,31 +58,15 @@ def get_parser() -> argparse.ArgumentParser:
                    "the validation loss and label_per (default with --labels gold: --valid-ref)")
     p.add_argument("--valid-ref", default=None, help="utt2phones of the validation set: adds an ORACLE phone error "
                    "rate to the logs (used for selection only if selection.metric=oracle_per)")
-    p.add_argument("--resume", default="auto", help="auto: continue from <exp-dir>/checkpoint_last.pt if present; "
-                   "none: start over; or a checkpoint path (default: %(default)s)")
-    p.add_argument("--max-updates", type=int, default=None, help="override trainer.max_updates")
-    p.add_argument("--seed", type=int, default=None, help="override trainer.seed")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one configuration key, e.g. --set model.lstm_hidden=128 (repeatable; YAML values)")
-    p.add_argument("--num-threads", type=int, default=0, help="CPU threads of torch (0: torch's default, all cores); "
-                   "1 is fastest for small LSTMs on a shared machine")
-    p.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
+    add_training_options(p, "model.lstm_hidden=128")
     return p
 
 
 @cli_main
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
-    if args.num_threads > 0:
-        torch.set_num_threads(args.num_threads)
     exp_dir = Path(args.exp_dir)
-    rank = int(os.environ.get("RANK", "0"))
-    setup_logging(args.log_level if rank == 0 else "WARNING", exp_dir / "log" / "train.log" if rank == 0 else None)
-    overrides = list(args.overrides) + [f"data.labels={args.labels}"]
-    if args.max_updates is not None:
-        overrides.append(f"trainer.max_updates={args.max_updates}")
-    if args.seed is not None:
-        overrides.append(f"trainer.seed={args.seed}")
+    rank, overrides = start_training(args, exp_dir, [f"data.labels={args.labels}"])
     config = load_config(args.config, overrides)
     valid_labels = args.valid_labels or (args.valid_ref if args.labels == "gold" else None)
     if args.valid_feats and not valid_labels and config["selection"]["metric"] != "oracle_per":
@@ -96,16 +74,7 @@ def main(argv=None) -> int:
                              "of the validation set), or --set selection.metric=oracle_per with --valid-ref")
     trainer = CTCTrainer(config, exp_dir, args.feats, args.text_dir, args.train_labels, args.valid_feats,
                          valid_labels, args.valid_ref)
-    try:
-        if rank == 0:
-            with atomic_write(exp_dir / "config.yaml") as f:
-                yaml.safe_dump(config, f, sort_keys=False)
-        summary = trainer.fit(args.resume)
-        trainer.write_summary(summary)
-        log.info("finished at update %d; best %s = %s at update %s (%s)", summary["updates"], summary["best_metric"],
-                 summary["best_value"], summary["best_update"], trainer.checkpoints.best)
-    finally:
-        trainer.close()
+    run_training(trainer, config, exp_dir, rank, args.resume)
     return 0
 
 

@@ -25,19 +25,13 @@ Runs on CUDA with bf16 autocast when available.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
-import yaml
 
 from speechssl.trainers.melhubert import MelHuBERTTrainer, load_config
-from speechssl.utils.atomic import atomic_write
+from speechssl.trainers.cli import add_training_options, run_training, start_training
 from speechssl.utils.errors import cli_main
-from speechssl.utils.log import get_logger, setup_logging
-
-log = get_logger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -52,14 +46,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--targets", required=True, help="k-means targets of the training set (<utt> c1 c2 ...)")
     p.add_argument("--valid-feats", default=None, help="validation fbank dump directory (picks checkpoint_best.pt)")
     p.add_argument("--valid-targets", default=None, help="k-means targets of the validation set")
-    p.add_argument("--resume", default="auto",
-                   help="auto: continue from <exp-dir>/checkpoint_last.pt if present; none: start over; "
-                        "or a checkpoint path (default: %(default)s)")
-    p.add_argument("--max-updates", type=int, default=None, help="override trainer.max_updates")
-    p.add_argument("--seed", type=int, default=None, help="override trainer.seed")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one configuration key, e.g. --set model.num_layers=6 (repeatable; values are YAML)")
-    p.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
+    add_training_options(p, "model.num_layers=6")
     return p
 
 
@@ -67,28 +54,10 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     exp_dir = Path(args.exp_dir)
-    rank = int(os.environ.get("RANK", "0"))
-    setup_logging(args.log_level if rank == 0 else "WARNING", exp_dir / "log" / "train.log" if rank == 0 else None)
-    overrides = list(args.overrides)
-    if args.max_updates is not None:
-        overrides.append(f"trainer.max_updates={args.max_updates}")
-    if args.seed is not None:
-        overrides.append(f"trainer.seed={args.seed}")
+    rank, overrides = start_training(args, exp_dir)
     config = load_config(args.config, overrides)
     trainer = MelHuBERTTrainer(config, exp_dir, args.feats, args.targets, args.valid_feats, args.valid_targets)
-    try:
-        if rank == 0:
-            with atomic_write(exp_dir / "config.yaml") as f:
-                yaml.safe_dump(config, f, sort_keys=False)
-        summary = trainer.fit(args.resume)
-        if rank == 0:
-            with atomic_write(exp_dir / "train_summary.json") as f:
-                json.dump({**summary, "best_checkpoint": str(trainer.checkpoints.best)}, f, indent=2)
-                f.write("\n")
-        log.info("finished at update %d; best validation %s = %s at update %s", summary["updates"],
-                 summary["best_metric"], summary["best_value"], summary["best_update"])
-    finally:
-        trainer.close()
+    run_training(trainer, config, exp_dir, rank, args.resume)
     return 0
 
 

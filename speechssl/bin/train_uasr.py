@@ -22,18 +22,12 @@ A killed run resumes where it last saved with the same command
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-import yaml
-
+from speechssl.trainers.cli import add_training_options, run_training, start_training
 from speechssl.trainers.uasr_gan import UASRGANTrainer, load_config
-from speechssl.utils.atomic import atomic_write
 from speechssl.utils.errors import cli_main
-from speechssl.utils.log import get_logger, setup_logging
-
-log = get_logger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -49,14 +43,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--valid-ref", default=None,
                    help="utt2phones of the validation set: adds an ORACLE phone error rate to the logs "
                         "(never used for selection)")
-    p.add_argument("--resume", default="auto",
-                   help="auto: continue from <exp-dir>/checkpoint_last.pt if present; none: start over "
-                        "(overwrites checkpoints); or a checkpoint path (default: %(default)s)")
-    p.add_argument("--max-updates", type=int, default=None, help="override trainer.max_updates")
-    p.add_argument("--seed", type=int, default=None, help="override trainer.seed")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one configuration key, e.g. --set loss.code_penalty=2 (repeatable; values are YAML)")
-    p.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
+    add_training_options(p, "loss.code_penalty=2")
     return p
 
 
@@ -64,26 +51,10 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     exp_dir = Path(args.exp_dir)
-    rank = int(os.environ.get("RANK", "0"))
-    setup_logging(args.log_level if rank == 0 else "WARNING",
-                  exp_dir / "log" / "train.log" if rank == 0 else None)
-    overrides = list(args.overrides)
-    if args.max_updates is not None:
-        overrides.append(f"trainer.max_updates={args.max_updates}")
-    if args.seed is not None:
-        overrides.append(f"trainer.seed={args.seed}")
+    rank, overrides = start_training(args, exp_dir)
     config = load_config(args.config, overrides)
     trainer = UASRGANTrainer(config, exp_dir, args.feats, args.valid_feats, args.text_dir, args.valid_ref)
-    try:
-        if rank == 0:
-            with atomic_write(exp_dir / "config.yaml") as f:
-                yaml.safe_dump(config, f, sort_keys=False)
-        summary = trainer.fit(args.resume)
-        trainer.write_summary(summary)
-        log.info("finished at update %d; best %s = %s at update %s (%s)", summary["updates"], summary["best_metric"],
-                 summary["best_value"], summary["best_update"], trainer.checkpoints.best)
-    finally:
-        trainer.close()
+    run_training(trainer, config, exp_dir, rank, args.resume)
     return 0
 
 

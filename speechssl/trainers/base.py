@@ -24,6 +24,7 @@ and :meth:`Trainer.validate` (returning metrics that include
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import random
 from collections import defaultdict
@@ -42,6 +43,7 @@ from speechssl.trainers.curves import CurveLogger
 from speechssl.trainers.distributed import (
     DistInfo, average_gradients, broadcast_object, gather_objects, init_distributed, shutdown,
 )
+from speechssl.utils.atomic import atomic_write
 from speechssl.utils.errors import SpeechSSLError
 from speechssl.utils.log import get_logger
 
@@ -309,6 +311,13 @@ class Trainer:
                 self.curves.close()
         return {"updates": self.update, "best_metric": self.best_metric, "best_value": self.best_value,
                 "best_update": self.best_update, "last_checkpoint": str(self.checkpoints.last)}
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """``<exp>/train_summary.json`` (main process): the best update, its metric, the checkpoint paths."""
+        if self.is_main:
+            with atomic_write(self.exp_dir / "train_summary.json") as f:
+                json.dump({**summary, "best_checkpoint": str(self.checkpoints.best)}, f, indent=2)
+                f.write("\n")
 
     def close(self) -> None:
         shutdown(self.dist)

@@ -15,7 +15,6 @@ overrides (:func:`load_config`).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ from speechssl.trainers.uasr_gan import PHONE_DICT
 from speechssl.uasr.data import EpochSampler, FeatureSet, PhoneVocab
 from speechssl.uasr.pseudo_label import CTC_KIND, read_label_table, read_phone_table
 from speechssl.uasr.selection import phone_error_rate
-from speechssl.utils.atomic import atomic_write
 from speechssl.utils.errors import SpeechSSLError
 from speechssl.utils.log import get_logger
 
@@ -225,10 +223,4 @@ class CTCTrainer(Trainer):
             metrics["oracle_per"] = phone_error_rate(hyps, self.valid_refs)[0]
         return metrics
 
-    def write_summary(self, summary: dict[str, Any]) -> None:
-        """``<exp>/train_summary.json``: the best update, its metric, and the checkpoint paths."""
-        if self.is_main:
-            with atomic_write(self.exp_dir / "train_summary.json") as f:
-                json.dump({**summary, "best_checkpoint": str(self.checkpoints.best)}, f, indent=2)
-                f.write("\n")
 

@@ -13,7 +13,6 @@ published wav2vec-U (v1) values; a YAML file overrides some of them and
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,6 @@ from speechssl.trainers.config import load_nested_config
 from speechssl.trainers.distributed import broadcast_module
 from speechssl.uasr.data import EpochSampler, FeatureSet, PhoneText, PhoneVocab, TextSampler
 from speechssl.uasr.selection import SelectionConfig, read_references, selection_metrics
-from speechssl.utils.atomic import atomic_write
 from speechssl.utils.errors import SpeechSSLError
 from speechssl.utils.log import get_logger
 
@@ -188,9 +186,3 @@ class UASRGANTrainer(Trainer):
         return selection_metrics(hyps, self.vocab.tokens, self.lm, self.selection, self.valid_durations,
                                  self.valid_refs)
 
-    def write_summary(self, summary: dict[str, Any]) -> None:
-        """``<exp>/train_summary.json``: the best update, its metric, and the checkpoint paths."""
-        if self.is_main:
-            with atomic_write(self.exp_dir / "train_summary.json") as f:
-                json.dump({**summary, "best_checkpoint": str(self.checkpoints.best)}, f, indent=2)
-                f.write("\n")
