@@ -16,9 +16,12 @@ fi
 
 python=${PYTHON:-python3}
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-pip="$venv/bin/python -m pip"
-$pip install --quiet --upgrade "pip==26.3" "setuptools==80.9.0" "wheel==0.45.1"
-$pip install --quiet -r "$tools/requirements.txt" -c "$tools/constraints.txt"
+# pip, minus the warnings about index locations of this machine's pip.conf that do not exist
+pip() {
+  "$venv/bin/python" -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+pip install --quiet --upgrade "pip==26.3" "setuptools==80.9.0" "wheel==0.45.1"
+pip install --quiet -r "$tools/requirements.txt" -c "$tools/constraints.txt"
 # torchaudio's PyPI wheel links CUDA torch; drop its compiled extension so the
 # pure-Python parts import beside CPU torch.  On a GPU machine with a matching
 # CUDA torch/torchaudio pair, set SPEECHSSL_KEEP_TORCHAUDIO_EXT=1.
@@ -26,6 +29,6 @@ if [ "${SPEECHSSL_KEEP_TORCHAUDIO_EXT:-0}" != 1 ]; then
   ta=$("$venv/bin/python" -c "import importlib.util,os;print(os.path.dirname(importlib.util.find_spec('torchaudio').origin))")
   rm -f "$ta"/lib/*.so
 fi
-$pip install --quiet --no-deps --no-build-isolation -e "$root"
+pip install --quiet --no-deps --no-build-isolation -e "$root"
 "$venv/bin/python" -c "import torch, torchaudio, soundfile, kaldiio, speechssl; print('install_python: torch', torch.__version__, 'torchaudio', torchaudio.__version__)"
 echo "$want" > "$stamp"

@@ -62,13 +62,22 @@ def stage_times(path: str | Path) -> list[tuple[str, str, float]]:
     return [(s, d, t) for s, (d, t) in sorted(latest.items(), key=lambda kv: order(kv[0]))]
 
 
+def _scores_path(decode_dir: Path) -> Path | None:
+    for path in (decode_dir / "scoring" / "scores.json", decode_dir / "scores.json"):
+        if path.is_file():
+            return path
+    return None
+
+
 def _score(decode_dir: Path) -> dict[str, Any] | None:
-    path = decode_dir / "scoring" / "scores.json"
-    if not path.is_file():
-        path = decode_dir / "scores.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))["total"]
+    path = _scores_path(decode_dir)
+    return None if path is None else json.loads(path.read_text(encoding="utf-8"))["total"]
+
+
+def metric_of(decode_dir: Path) -> str:
+    """PER or WER, as recorded by the scoring."""
+    path = _scores_path(decode_dir)
+    return json.loads(path.read_text(encoding="utf-8")).get("metric", "-") if path else "-"
 
 
 def decode_rows(exp_dir: Path, sets: list[str]) -> list[list[str]]:
@@ -80,8 +89,8 @@ def decode_rows(exp_dir: Path, sets: list[str]) -> list[list[str]]:
             if total is None:
                 continue
             decoder = d.name[len(f"decode_{x}_"):]
-            rows.append([x, decoder, f"{total['error_rate']:.2f}", str(total["ref_tokens"]), str(total["sub"]),
-                         str(total["del"]), str(total["ins"])])
+            rows.append([x, decoder, metric_of(d), f"{total['error_rate']:.2f}", str(total["ref_tokens"]),
+                         str(total["sub"]), str(total["del"]), str(total["ins"])])
     return rows
 
 
@@ -124,11 +133,11 @@ def write_results(recipe_dir: str | Path, *, title: str, command: str, sets: lis
             lines += [f"Training curves of the selected run: `{os.path.relpath(curves, recipe_dir)}`", ""]
 
     sections = {"GAN (selected seed)": gan_dir, **(extra_dirs or {})}
-    header = ["set", "decoder", "PER % (oracle)", "ref phones", "sub", "del", "ins"]
+    header = ["set", "decoder", "metric", "error rate % (oracle)", "ref tokens", "sub", "del", "ins"]
     for name, d in sections.items():
         rows = decode_rows(recipe_dir / d, sets)
         if rows:
-            lines += [f"## {name}: phone error rate", "", f"Directory: `{d}`", ""]
+            lines += [f"## {name}: error rates", "", f"Directory: `{d}`", ""]
             lines += _table(header, rows) + [""]
     for name, path in (tables or {}).items():
         path = recipe_dir / path

@@ -72,9 +72,9 @@ def test_every_stage_produced_valid_outputs(recipe, finished):
     selected = json.loads((gan / "selected.json").read_text())["selected"]
     assert (recipe / selected["checkpoint"]).is_file()  # relative to the recipe, like every exp path
     for x in ("dev_clean_2", "test_clean_2"):
-        for decoder in ("greedy", "phn6"):
+        for decoder, metric in (("greedy", "PER"), ("phn6", "PER"), ("word4", "WER")):
             scores = json.loads((gan / f"decode_{x}_{decoder}" / "scoring" / "scores.json").read_text())
-            assert scores["metric"] == "PER" and scores["total"]["ref_tokens"] > 0
+            assert scores["metric"] == metric and scores["total"]["ref_tokens"] > 0
             assert scores["total"]["error_rate"] >= 0
     assert (gan / "seed1" / "curves.png").stat().st_size > 0
     rounds = json.loads((gan / "self_training" / "rounds.json").read_text())
@@ -82,10 +82,10 @@ def test_every_stage_produced_valid_outputs(recipe, finished):
     twins = json.loads((recipe / "exp" / "supervised_mfcc_v2" / "rounds.json").read_text())
     assert [r["round"] for r in twins] == ["supervised-ctc", "supervised-generator"]
     results = (recipe / "RESULTS.md").read_text()
-    for heading in ("## Time per stage", "## GAN seed sweep", "## GAN (selected seed): phone error rate",
+    for heading in ("## Time per stage", "## GAN seed sweep", "## GAN (selected seed): error rates",
                     "## Self-training", "## Supervised twins"):
         assert heading in results, heading
-    assert "| dev_clean_2 | phn6 |" in results
+    assert "| dev_clean_2 | phn6 | PER |" in results and "| test_clean_2 | word4 | WER |" in results
 
 
 def test_rerun_skips_and_changed_config_is_refused(recipe, recipe_env, finished):

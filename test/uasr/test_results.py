@@ -27,4 +27,4 @@ def test_results_file_from_exp(tmp_path):
     text = out.read_text()
     assert text.startswith("# Demo\n") and "A stand-in." in text
     assert "| 6 | gan | 60 |" in text and "**seed1** (update 7)" in text
-    assert "| dev | greedy | 42.50 | 200 | 50 | 20 | 15 |" in text
+    assert "| dev | greedy | PER | 42.50 | 200 | 50 | 20 | 15 |" in text

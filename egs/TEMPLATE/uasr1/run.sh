@@ -113,7 +113,7 @@ fi
 
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
   ckpt=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['selected']['checkpoint'])" $gan/selected.json)
-  stage_start 7 "decode $dev_set $test_sets with $ckpt; PER against the reference phones (oracle)"
+  stage_start 7 "decode $dev_set $test_sets with $ckpt: phones (greedy, 6-gram) and words; oracle PER and WER"
   for x in $dev_set $test_sets; do
     python -m speechssl.bin.export_logits --redo $redo $ckpt dump/${feat}_$uasr/$x $gan/logits_$x
     python -m speechssl.bin.decode_uasr --redo $redo --ref data/$x/utt2phones --remove-tokens "|" --metric PER \
@@ -121,6 +121,13 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
     python -m speechssl.bin.decode_uasr --config $decode_config --decoder beam --lm data/text/lm.phones.6.bin \
       --redo $redo --ref data/$x/utt2phones --remove-tokens "|" --metric PER \
       $gan/logits_$x/logits.scp $gan/logits_$x/tokens.txt $gan/decode_${x}_phn6
+    # words: lexicon prefix-tree beam search with the word 4-gram; the text side lower-cases its words
+    awk '{printf "%s", $1; for (i = 2; i <= NF; i++) printf " %s", tolower($i); print ""}' data/$x/text \
+      > $gan/text_$x.lower
+    python -m speechssl.bin.decode_uasr --config $decode_config --decoder lexicon \
+      --lexicon data/text/lexicon_filtered.lst --lm data/text/lm.words.4.bin --redo $redo \
+      --ref $gan/text_$x.lower --metric WER \
+      $gan/logits_$x/logits.scp $gan/logits_$x/tokens.txt $gan/decode_${x}_word4
   done
 fi
 
