@@ -4,7 +4,7 @@ Run from the recipe directory.  Example::
 
     python -m speechssl.bin.write_uasr_results --title "Mini LibriSpeech (stand-in)" \\
         --sets "dev_clean_2 test_clean_2" --gan-dir exp/uasr_mfcc_v2 \\
-        --extra "Self-training (CTC)=exp/uasr_mfcc_v2/self_training" --command "./run.sh"
+        --table "Self-training=exp/uasr_mfcc_v2/self_training/rounds.md"
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", action="append", default=[], metavar="TITLE=FILE",
                    help="a markdown table written by a stage, included when present (repeatable)")
     p.add_argument("--note", action="append", default=[], help="a paragraph placed under the heading (repeatable)")
-    p.add_argument("--command", default="./run.sh", help="the command that produced the results")
+    p.add_argument("--command", default=None, help="the run.sh command line of this run")
     p.add_argument("--recipe-dir", default=".", help="recipe directory (default: current directory)")
     return p
 
@@ -47,7 +47,7 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     setup_logging()
-    out = write_results(args.recipe_dir, title=args.title, command=args.command, sets=args.sets.split(),
+    out = write_results(args.recipe_dir, title=args.title, sets=args.sets.split(), command=args.command,
                         gan_dir=args.gan_dir, extra_dirs=_pairs(args.extra, "--extra"),
                         tables=_pairs(args.table, "--table"), notes=args.note)
     log.info("wrote %s", out)

@@ -62,6 +62,15 @@ def stage_times(path: str | Path) -> list[tuple[str, str, float]]:
     return [(s, d, t) for s, (d, t) in sorted(latest.items(), key=lambda kv: order(kv[0]))]
 
 
+def recorded_runs(path: str | Path) -> list[str]:
+    """The run.sh command lines recorded (as ``done`` lines) in ``exp/stage_times.tsv``, oldest first."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = [line.split("\t", 2) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r[2] for r in rows if r[0] == "done" and len(r) == 3]
+
+
 def _scores_path(decode_dir: Path) -> Path | None:
     for path in (decode_dir / "scoring" / "scores.json", decode_dir / "scores.json"):
         if path.is_file():
@@ -98,11 +107,12 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
-def write_results(recipe_dir: str | Path, *, title: str, command: str, sets: list[str], gan_dir: str,
+def write_results(recipe_dir: str | Path, *, title: str, sets: list[str], gan_dir: str, command: str | None = None,
                   extra_dirs: dict[str, str] | None = None, tables: dict[str, str] | None = None,
                   notes: list[str] = ()) -> Path:
     """Write ``<recipe_dir>/RESULTS.md``; return its path.
 
+    ``command`` is the run writing the file (not yet recorded as done);
     ``gan_dir`` is the seed-sweep directory (runs.md, selected.json, decode_*);
     ``extra_dirs`` maps a section title to another experiment directory with
     decode_* results; ``tables`` maps a section title to a markdown table a
@@ -113,8 +123,10 @@ def write_results(recipe_dir: str | Path, *, title: str, command: str, sets: lis
     exp = recipe_dir / "exp"
     gan = recipe_dir / gan_dir
     lines = [f"# {title}", ""]
+    runs = recorded_runs(exp / "stage_times.tsv") + ([command] if command else [])
     lines += [f"- date: {datetime.date.today().isoformat()}", f"- machine: {machine_description()}",
-              f"- command: `{command}`", ""]
+              "- runs that produced these outputs (oldest first): " + ("; ".join(f"`{r}`" for r in runs) or "-"),
+              ""]
     lines += list(notes) + ([""] if notes else [])
 
     times = stage_times(exp / "stage_times.tsv")

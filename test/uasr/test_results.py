@@ -21,10 +21,10 @@ def test_results_file_from_exp(tmp_path):
     (gan / "runs.md").write_text("| run |\n|---|\n| seed1 (selected) |\n")
     (gan / "selected.json").write_text(json.dumps({"selected": {"run": "seed1", "best_update": 7,
                                                                 "dir": str(gan / "seed1")}}))
-    (tmp_path / "exp" / "stage_times.tsv").write_text("6\t0\tgan\ndone\t60\tall\n")
-    out = write_results(tmp_path, title="Demo", command="./run.sh", sets=["dev"], gan_dir="exp/gan",
+    (tmp_path / "exp" / "stage_times.tsv").write_text("6\t0\tgan\ndone\t60\t./run.sh --stage 6\n")
+    out = write_results(tmp_path, title="Demo", sets=["dev"], gan_dir="exp/gan",
                         notes=["A stand-in."])
     text = out.read_text()
-    assert text.startswith("# Demo\n") and "A stand-in." in text
+    assert text.startswith("# Demo\n") and "A stand-in." in text and "`./run.sh --stage 6`" in text
     assert "| 6 | gan | 60 |" in text and "**seed1** (update 7)" in text
     assert "| dev | greedy | PER | 42.50 | 200 | 50 | 20 | 15 |" in text

@@ -185,4 +185,4 @@ if [ $stage -le 10 ] && [ $stop_stage -ge 10 ]; then
     --note "The stand-in corpus is synthesized speech (espeak-ng): these numbers show what the pipeline does, not how a method performs on real speech. PER against reference phones is an oracle measurement; no stage trains or selects on it."
 fi
 
-stage_start done "stages $stage to $stop_stage"
+stage_start done "./run.sh $run_args"
