@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -140,9 +141,11 @@ def write_results(recipe_dir: str | Path, *, title: str, sets: list[str], gan_di
         lines += ["## GAN seed sweep", "",
                   f"Selected without labels: **{selected['run']}** (update {selected.get('best_update')}).", ""]
         lines += (gan / "runs.md").read_text(encoding="utf-8").rstrip("\n").splitlines() + [""]
-        curves = Path(selected["dir"]) / "curves.png"
+        curves = recipe_dir / selected["dir"] / "curves.png"
         if curves.is_file():
-            lines += [f"Training curves of the selected run: `{os.path.relpath(curves, recipe_dir)}`", ""]
+            shutil.copyfile(curves, recipe_dir / "RESULTS.curves.png")
+            lines += [f"Training curves of the selected run (`{os.path.relpath(curves, recipe_dir)}`):", "",
+                      "![training curves](RESULTS.curves.png)", ""]
 
     sections = {"GAN (selected seed)": gan_dir, **(extra_dirs or {})}
     header = ["set", "decoder", "metric", "error rate % (oracle)", "ref tokens", "sub", "del", "ins"]

@@ -86,6 +86,7 @@ def test_every_stage_produced_valid_outputs(recipe, finished):
                     "## Self-training", "## Supervised twins"):
         assert heading in results, heading
     assert "| dev_clean_2 | phn6 | PER |" in results and "| test_clean_2 | word4 | WER |" in results
+    assert (recipe / "RESULTS.curves.png").stat().st_size > 0
 
 
 def test_rerun_skips_and_changed_config_is_refused(recipe, recipe_env, finished):
