@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Build KenLM's lmplz and build_binary into tools/kenlm/bin from the kenlm
 # source package pinned in tools/requirements.txt (Debian has no kenlm
-# package).  Idempotent: skipped when both programs exist and run.
+# package).  Idempotent: skipped when both programs of the pinned version exist
+# (tools/kenlm/VERSION records what was built).
 set -euo pipefail
 tools=$(cd "$(dirname "$0")" && pwd)
 dest=$tools/kenlm
-if [ -x "$dest/bin/lmplz" ] && [ -x "$dest/bin/build_binary" ] && "$dest/bin/lmplz" --help >/dev/null 2>&1; then
-  echo "install_kenlm: lmplz and build_binary present in tools/kenlm/bin"
+version=$(sed -n 's/^kenlm==//p' "$tools/requirements.txt")
+if [ -x "$dest/bin/lmplz" ] && [ -x "$dest/bin/build_binary" ] && [ "$(cat "$dest/VERSION" 2>/dev/null)" = "$version" ]; then
+  echo "install_kenlm: lmplz and build_binary (kenlm $version) present in tools/kenlm/bin"
   exit 0
 fi
-version=$(sed -n 's/^kenlm==//p' "$tools/requirements.txt")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Fetch the sdist straight from the package index (pip download would build
@@ -33,4 +34,5 @@ cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release >"$work/cmake.log" 2
 cmake --build "$work/build" -j "$(nproc)" --target lmplz build_binary >"$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
 mkdir -p "$dest/bin"
 cp "$work/build/bin/lmplz" "$work/build/bin/build_binary" "$dest/bin/"
+echo "$version" > "$dest/VERSION"
 echo "install_kenlm: built lmplz and build_binary (kenlm $version) into tools/kenlm/bin"
