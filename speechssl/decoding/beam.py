@@ -23,16 +23,14 @@ once, as a vector added to the candidate matrix.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from speechssl.decoding.greedy import OutputTokens
+from speechssl.text.lm import begin_sentence, score_token
 from speechssl.utils.errors import SpeechSSLError
-
-LN10 = math.log(10.0)
 MERGES = ("max", "sum")
 
 
@@ -85,25 +83,16 @@ class TokenLM:
         self._cache: dict = {}
 
     def start(self):
-        if self.model is None:
-            return None
-        import kenlm
-
-        state = kenlm.State()
-        self.model.BeginSentenceWrite(state)
-        return state
+        return None if self.model is None else begin_sentence(self.model)
 
     def _entry(self, state):
         entry = self._cache.get(state)
         if entry is None:
-            import kenlm
-
             vec = self.base.copy()
             nexts = {}
             for v in self.emit_ids:
-                out = kenlm.State()
-                vec[v] += self.lm_weight * LN10 * self.model.BaseScore(state, self.tokens.symbols[v], out)
-                nexts[int(v)] = out
+                logp, nexts[int(v)] = score_token(self.model, state, self.tokens.symbols[v])
+                vec[v] += self.lm_weight * logp
             entry = self._cache[state] = (vec, nexts)
         return entry
 
@@ -114,11 +103,7 @@ class TokenLM:
         return None if state is None else self._entry(state)[1][v]
 
     def end_score(self, state) -> float:
-        if state is None:
-            return 0.0
-        import kenlm
-
-        return self.lm_weight * LN10 * self.model.BaseScore(state, "</s>", kenlm.State())
+        return 0.0 if state is None else self.lm_weight * score_token(self.model, state, "</s>")[0]
 
     def clear(self) -> None:
         self._cache.clear()

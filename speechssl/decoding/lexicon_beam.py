@@ -34,9 +34,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from speechssl.decoding.beam import (LN10, BeamConfig, Hypothesis, combine, prune, search_frames,
+from speechssl.decoding.beam import (BeamConfig, Hypothesis, combine, prune, search_frames,
                                      select_candidates)
 from speechssl.decoding.greedy import SIL, OutputTokens
+from speechssl.text.lm import LN10, begin_sentence, score_token
 from speechssl.utils.errors import SpeechSSLError
 from speechssl.utils.log import get_logger
 
@@ -141,13 +142,7 @@ class WordLM:
         self.smear[ROOT] = 0.0
 
     def start(self):
-        if self.model is None:
-            return None
-        import kenlm
-
-        state = kenlm.State()
-        self.model.BeginSentenceWrite(state)
-        return state
+        return None if self.model is None else begin_sentence(self.model)
 
     def word(self, state, word: str):
         """``(lm_weight * ln P(word | state), next state)``."""
@@ -156,10 +151,8 @@ class WordLM:
         key = (state, word)
         hit = self._cache.get(key)
         if hit is None:
-            import kenlm
-
-            out = kenlm.State()
-            hit = self._cache[key] = (self.lm_weight * LN10 * self.model.BaseScore(state, word, out), out)
+            logp, out = score_token(self.model, state, word)
+            hit = self._cache[key] = (self.lm_weight * logp, out)
         return hit
 
     def end_score(self, state) -> float:

@@ -14,11 +14,14 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from speechssl.utils.atomic import atomic_write
 from speechssl.utils.errors import SpeechSSLError
 from speechssl.utils.log import get_logger
+
+#: KenLM scores are log10 probabilities; decoders work in natural logs.
+LN10 = math.log(10.0)
 
 log = get_logger(__name__)
 
@@ -159,6 +162,23 @@ def load_lm(path: str | Path, tokens: Iterable[str] | None = None, exact: bool =
         arpa = path if path.suffix == ".arpa" else path.with_suffix(".arpa")
         check_lm_vocabulary(model, tokens, str(path), arpa if arpa.is_file() else None, exact)
     return model
+
+
+def begin_sentence(model):
+    """The KenLM state after ``<s>``, from which a sentence is scored token by token."""
+    import kenlm
+
+    state = kenlm.State()
+    model.BeginSentenceWrite(state)
+    return state
+
+
+def score_token(model, state, token: str) -> tuple[float, Any]:
+    """Natural-log probability of ``token`` after ``state``, and the state that follows it."""
+    import kenlm
+
+    out = kenlm.State()
+    return LN10 * model.BaseScore(state, token, out), out
 
 
 def lm_perplexity(model, sentences: Iterable[str]) -> float:
