@@ -6,7 +6,6 @@ import json
 import kaldiio
 import numpy as np
 import pytest
-import torch
 
 from speechssl.bin import export_logits, pseudo_label, train_ctc
 from speechssl.data.scp import read_dict
@@ -16,17 +15,12 @@ from speechssl.uasr.data import FeatureSet
 from speechssl.uasr.pseudo_label import (compute_logprobs, load_uasr_model, read_phone_table, score_labels, update_rounds_table,
                                          write_label_table)
 from speechssl.utils.errors import SpeechSSLError
-from test_ctc import PHONES, ROOT, TINY, make_corpus
+from ctc_corpus import PHONES, ROOT, TINY, make_corpus
 
 GAN_TINY = ROOT / "egs/TEMPLATE/conf/uasr_tiny.yaml"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
