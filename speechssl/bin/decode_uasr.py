@@ -27,7 +27,9 @@ Decoders: ``greedy``; ``beam``, a prefix beam search with a KenLM token LM
 
 Writes OUT_DIR/text (``utt tok tok ...``, words for the lexicon decoder) and,
 with --ref, OUT_DIR/scoring/ (see speechssl.bin.score: ref.trn, hyp.trn,
-result.txt, result.pra, scores.json).  A done-marker records the options and
+result.txt, result.pra, scores.json; with --group/--ref-tags also
+breakdown_<name>.txt tables, whose numbers scores.json repeats under
+"breakdowns").  A done-marker records the options and
 inputs; a rerun with other ones is refused unless --redo true.
 """
 from __future__ import annotations
@@ -43,9 +45,11 @@ from speechssl.decoding import (BeamConfig, LexiconConfig, OutputTokens, beam_se
                                 LexiconDecoder, normalize_logprobs)
 from speechssl.decoding.beam import MERGES
 from speechssl.scoring.align import COSTS
+from speechssl.scoring.breakdown import breakdown_to_json, counts_by_group, counts_by_tag, format_breakdown
 from speechssl.scoring.sclite import read_text_tokens, score_corpus, write_score_dir
 from speechssl.text.lexicon import read_lexicon
 from speechssl.text.lm import load_lm
+from speechssl.utils.atomic import atomic_write
 from speechssl.utils.cli import add_config_option, parse_args
 from speechssl.utils.errors import SpeechSSLError, cli_main
 from speechssl.utils.log import get_logger, setup_logging
@@ -92,6 +96,12 @@ def get_parser() -> argparse.ArgumentParser:
     s.add_argument("--ref", default="", help="reference Kaldi text (phones for PER, words for WER); "
                    "scores into OUT_DIR/scoring")
     s.add_argument("--utt2spk", default="", help="utt2spk for the per-speaker table")
+    s.add_argument("--group", action="append", default=[], metavar="NAME=TABLE",
+                   help="also report the rate per value of a per-utterance table 'utt value' (e.g. "
+                   "lang=data/test/utt2lang); repeatable; writes scoring/breakdown_NAME.txt")
+    s.add_argument("--ref-tags", default="", help="table 'utt tag1 tag2 ...' with one tag per reference token "
+                   "(after --remove-tokens), e.g. the language of each phone: also report the rate per tag "
+                   "(scoring/breakdown_tags.txt)")
     s.add_argument("--metric", default="PER", help="name of the rate in the reports")
     s.add_argument("--remove-tokens", default="<SIL>", help="tokens removed from both sides before scoring")
     s.add_argument("--costs", choices=sorted(COSTS), default="sclite", help="alignment costs (see speechssl.bin.score)")
@@ -145,6 +155,27 @@ def make_decoder(args, tokens: OutputTokens):
     return lambda batch: [list(h.ids) for h in decoder(batch)]
 
 
+def score_breakdowns(score, groups: list[str], ref_tags: str, out_dir: Path) -> dict[str, dict]:
+    """Rates per utterance group (``--group``) and per reference-token tag (``--ref-tags``), as tables and JSON."""
+    tables = []
+    for spec in groups:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise SpeechSSLError(f"--group {spec!r}: expected NAME=TABLE, e.g. lang=data/test/utt2lang")
+        tables.append((name, counts_by_group(score, read_dict(path), path)))
+    if ref_tags:
+        tags = {u: v.split() for u, v in read_dict(ref_tags).items()}
+        tables.append(("tags", counts_by_tag(score, tags, ref_tags)))
+    out = {}
+    for name, counts in tables:
+        with atomic_write(out_dir / f"breakdown_{name}.txt") as f:
+            f.write(format_breakdown(counts, score.metric, name))
+        log.info("%s by %s: %s", score.metric, name,
+                 ", ".join(f"{v} {c.error_rate:.2f}" for v, c in counts.items()))
+        out[name] = breakdown_to_json(counts)
+    return out
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(add_config_option(get_parser()), argv)
@@ -181,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         refs, hyps_scored = read_text_tokens(args.ref, remove), read_text_tokens(text_path, remove)
         utt2spk = read_dict(args.utt2spk) if args.utt2spk else None
         score = score_corpus(refs, hyps_scored, utt2spk, metric=args.metric, costs=args.costs)
-        write_score_dir(out_dir / "scoring", score, refs, hyps_scored)
+        breakdowns = score_breakdowns(score, args.group, args.ref_tags, out_dir / "scoring")
+        write_score_dir(out_dir / "scoring", score, refs, hyps_scored,
+                        {"breakdowns": breakdowns} if breakdowns else None)
         log.info("%s (details in %s)", score.summary_line(), out_dir / "scoring" / "result.txt")
         print(score.summary_line())
     return 0

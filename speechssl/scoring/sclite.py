@@ -205,8 +205,11 @@ def score_to_json(score: CorpusScore) -> dict:
 
 
 def write_score_dir(out_dir: str | Path, score: CorpusScore, refs: Mapping[str, Sequence[str]],
-                    hyps: Mapping[str, Sequence[str]]) -> list[Path]:
-    """Write ref.trn, hyp.trn, result.txt, result.pra and scores.json; return their paths."""
+                    hyps: Mapping[str, Sequence[str]], extra: Mapping[str, object] | None = None) -> list[Path]:
+    """Write ref.trn, hyp.trn, result.txt, result.pra and scores.json; return their paths.
+
+    ``extra`` adds keys to scores.json (e.g. breakdowns by group).
+    """
     out_dir = Path(out_dir)
     bad = sorted({s for s in score.utt2spk.values() if "-" in s})
     if bad:
@@ -220,7 +223,7 @@ def write_score_dir(out_dir: str | Path, score: CorpusScore, refs: Mapping[str, 
     with atomic_write(paths[3]) as f:
         f.write(format_pra(score))
     with atomic_write(paths[4]) as f:
-        json.dump(score_to_json(score), f, indent=2)
+        json.dump({**score_to_json(score), **(extra or {})}, f, indent=2)
         f.write("\n")
     return paths
 

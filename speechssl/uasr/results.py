@@ -104,6 +104,22 @@ def decode_rows(exp_dir: Path, sets: list[str]) -> list[list[str]]:
     return rows
 
 
+def breakdown_rows(exp_dir: Path, sets: list[str]) -> list[list[str]]:
+    """One row per (set, decoder, breakdown, value) recorded under ``breakdowns`` in the scores of decode_*."""
+    rows = []
+    for x in sets:
+        for d in sorted(exp_dir.glob(f"decode_{x}_*")):
+            path = _scores_path(d)
+            if path is None:
+                continue
+            decoder = d.name[len(f"decode_{x}_"):]
+            for name, values in json.loads(path.read_text(encoding="utf-8")).get("breakdowns", {}).items():
+                for value, c in values.items():
+                    rows.append([x, decoder, name, value, f"{c['error_rate']:.2f}", str(c["ref_tokens"]),
+                                 str(c["sentences"])])
+    return rows
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
@@ -154,6 +170,13 @@ def write_results(recipe_dir: str | Path, *, title: str, sets: list[str], gan_di
         if rows:
             lines += [f"## {name}: error rates", "", f"Directory: `{d}`", ""]
             lines += _table(header, rows) + [""]
+        rows = breakdown_rows(recipe_dir / d, sets)
+        if rows:
+            lines += [f"## {name}: error rates by group", "",
+                      "Per utterance group, or per reference-token tag (`tags`: substitutions and deletions "
+                      "charged to the reference token's tag, insertions to the token before them).", ""]
+            lines += _table(["set", "decoder", "by", "value", "error rate % (oracle)", "ref tokens",
+                             "utterances"], rows) + [""]
     for name, path in (tables or {}).items():
         path = recipe_dir / path
         if path.is_file():

@@ -21,6 +21,9 @@ train_set=train     # training set (data/<name>)
 dev_set=dev         # development set, used for model selection
 test_sets=test      # evaluation sets, space separated
 sample_rate=16000   # sample rate every set must have
+ref_table=utt2phones # per-utterance reference tokens in data/<set> (oracle error rates only); written in stage 3 when missing
+score_groups=       # stage 7: per-utterance tables in data/<set> (e.g. "utt2lang utt2group") to break error rates down by
+ref_tags=           # stage 7: per-token tag table in data/<set> parallel to $ref_table (e.g. utt2phone_langs): rates per tag
 redo=false          # redo finished stages instead of refusing a changed configuration
 local_data_opts=    # stages 0-1: options passed to local/data.sh (see local/data.sh --help)
 vad_config=conf/vad.yaml        # stage 2: voice activity detection, applied alike to every set
@@ -75,6 +78,11 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   $train_cmd exp/text/log/prepare_text.log \
     python -m speechssl.bin.prepare_text --config $text_config --sil-prob $sil_prob --redo $redo \
       $unpaired_text data/text
+  for x in $sets; do  # references for oracle error rates, from the transcripts, where the corpus gave none
+    [ -f data/$x/$ref_table ] && [ ! -f data/$x/.done.$ref_table.json ] && continue
+    python -m speechssl.bin.write_references --text-config $text_config --lexicon data/text/lexicon.lst \
+      --redo $redo data/$x/text data/$x/$ref_table
+  done
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
@@ -107,26 +115,32 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   $cuda_cmd JOB=1:$num_seeds $gan/log/train.JOB.log \
     python -m speechssl.bin.train_uasr --config $gan_config --seed JOB $gan_opts \
       --feats dump/${feat}_$uasr/$train_set --valid-feats dump/${feat}_$uasr/$dev_set \
-      --valid-ref data/$dev_set/utt2phones --text-dir data/text $gan/seedJOB
+      --valid-ref data/$dev_set/$ref_table --text-dir data/text $gan/seedJOB
   python -m speechssl.bin.select_uasr_run $gan
 fi
+
+# decode_uasr options for rates per group (and per reference-token tag, except for words) of set $1
+breakdown_opts() {
+  for g in $score_groups; do echo "--group ${g#utt2}=data/$1/$g"; done
+  [ -n "$ref_tags" ] && [ "${2:-}" != words ] && echo "--ref-tags data/$1/$ref_tags"; true
+}
 
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
   ckpt=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['selected']['checkpoint'])" $gan/selected.json)
   stage_start 7 "decode $dev_set $test_sets with $ckpt: phones (greedy, 6-gram) and words; oracle PER and WER"
   for x in $dev_set $test_sets; do
     python -m speechssl.bin.export_logits --redo $redo $ckpt dump/${feat}_$uasr/$x $gan/logits_$x
-    python -m speechssl.bin.decode_uasr --redo $redo --ref data/$x/utt2phones --remove-tokens "|" --metric PER \
-      $gan/logits_$x/logits.scp $gan/logits_$x/tokens.txt $gan/decode_${x}_greedy
+    python -m speechssl.bin.decode_uasr --redo $redo --ref data/$x/$ref_table --remove-tokens "|" --metric PER \
+      $(breakdown_opts $x) $gan/logits_$x/logits.scp $gan/logits_$x/tokens.txt $gan/decode_${x}_greedy
     python -m speechssl.bin.decode_uasr --config $decode_config --decoder beam --lm data/text/lm.phones.6.bin \
-      --redo $redo --ref data/$x/utt2phones --remove-tokens "|" --metric PER \
-      $gan/logits_$x/logits.scp $gan/logits_$x/tokens.txt $gan/decode_${x}_phn6
+      --redo $redo --ref data/$x/$ref_table --remove-tokens "|" --metric PER \
+      $(breakdown_opts $x) $gan/logits_$x/logits.scp $gan/logits_$x/tokens.txt $gan/decode_${x}_phn6
     # words: lexicon prefix-tree beam search with the word 4-gram; the text side lower-cases its words
     awk '{printf "%s", $1; for (i = 2; i <= NF; i++) printf " %s", tolower($i); print ""}' data/$x/text \
       > $gan/text_$x.lower
     python -m speechssl.bin.decode_uasr --config $decode_config --decoder lexicon \
       --lexicon data/text/lexicon_filtered.lst --lm data/text/lm.words.4.bin --redo $redo \
-      --ref $gan/text_$x.lower --metric WER \
+      --ref $gan/text_$x.lower --metric WER $(breakdown_opts $x words) \
       $gan/logits_$x/logits.scp $gan/logits_$x/tokens.txt $gan/decode_${x}_word4
   done
 fi
@@ -134,7 +148,7 @@ fi
 ckpt_of() { python -c "import json,sys; print(json.load(open(sys.argv[1]))['selected']['checkpoint'])" $1; }
 frames=dump/$feat                      # frame-level features (CTC input)
 labels_opts="--config $decode_config --decoder beam --lm data/text/lm.phones.6.bin --num-threads 1 --redo $redo"
-eval_sets() { for x in $dev_set $test_sets; do echo "--set $x=$1/$x${2:-} --ref $x=data/$x/utt2phones"; done; }
+eval_sets() { for x in $dev_set $test_sets; do echo "--set $x=$1/$x${2:-} --ref $x=data/$x/$ref_table"; done; }
 
 if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
   st=$gan/self_training
@@ -147,7 +161,7 @@ if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
       python -m speechssl.bin.train_ctc --config $ctc_config --num-threads 1 --labels pseudo \
         --feats $frames/$train_set$feat_sub --train-labels $prev/$train_set/utt2pseudo \
         --valid-feats $frames/$dev_set$feat_sub --valid-labels $prev/$dev_set/utt2pseudo \
-        --valid-ref data/$dev_set/utt2phones --text-dir data/text $st/ctc_round$r
+        --valid-ref data/$dev_set/$ref_table --text-dir data/text $st/ctc_round$r
     python -m speechssl.bin.pseudo_label $labels_opts --round $r-ctc --rounds-dir $st \
       --set $train_set=$frames/$train_set$feat_sub $(eval_sets $frames $feat_sub) \
       $st/ctc_round$r/checkpoint_best.pt $st/round$r
@@ -165,7 +179,7 @@ if [ $stage -le 9 ] && [ $stop_stage -ge 9 ]; then
     $train_cmd $tw/log/train_$twin.log \
       python -m speechssl.bin.train_ctc --config $ctc_config --num-threads 1 --labels gold \
         --set model.body=$body --set "model.generator=$gen" --feats $tr --valid-feats $dv \
-        --train-labels data/$train_set/utt2phones --valid-ref data/$dev_set/utt2phones --text-dir data/text \
+        --train-labels data/$train_set/$ref_table --valid-ref data/$dev_set/$ref_table --text-dir data/text \
         $tw/$twin &
     pids+=($!)
   done
