@@ -8,6 +8,7 @@ packages=(
   espeak-ng sox libsox-fmt-all flac
   # text sources of the stand-in corpora (sentences for speech and unpaired text)
   wordnet-base fortunes wamerican
+  fortunes-es fortunes-de fortunes-it fortunes-br   # FLEURS stand-in text (es_419, de_de, it_it, pt_br)
   # scoring (sclite)
   sctk
   # job dispatch: a single-node Slurm for the test suite and local clusters

@@ -481,6 +481,36 @@ def _write_flac(path: Path, audio: np.ndarray, sr: int) -> None:
     tmp.replace(path)
 
 
+def vad_cut(wav: np.ndarray, sr: int, detector: SpeechDetector, mode: str = "trim", pad_s: float = 0.1,
+            utt: str = "utt") -> list[tuple[str, np.ndarray]]:
+    """The audio :func:`apply_vad_to_datadir` keeps of one utterance, as the next stage reads it back.
+
+    Returns ``(utt_id, waveform)`` pieces with the ids the data directory would
+    get: one for ``trim`` and ``concat``, one per speech region for ``split``;
+    none when there is no speech.  Cuts go through the millisecond times of
+    ``segments`` and ``concat`` audio through 16-bit FLAC, so the samples are
+    the ones the recipe's feature stage sees.
+    """
+    if mode not in MODES:
+        raise SpeechSSLError(f"unknown VAD mode {mode!r}; choose one of {', '.join(MODES)}")
+    regions = detector.detect_speech(wav, sr)
+    if not regions:
+        return []
+    pieces, ids = _pieces(mode, utt, pad_regions(regions, pad_s, len(wav) / sr), 0.0)
+    if mode == "concat":
+        import io
+
+        import soundfile as sf
+
+        buf = io.BytesIO()
+        sf.write(buf, np.concatenate([wav[round(s * sr):round(e * sr)] for s, e in pieces]), sr, format="FLAC",
+                 subtype="PCM_16")
+        buf.seek(0)
+        return [(utt, sf.read(buf, dtype="float32")[0])]
+    cuts = [(round(float(f"{s:.3f}") * sr), round(float(f"{e:.3f}") * sr)) for s, e in pieces]
+    return [(i, wav[first:min(last, len(wav))]) for i, (first, last) in zip(ids, cuts)]
+
+
 def _output_datadir(data: DataDir, mode: str, new_ids: dict[str, list[str]], wav_scp: dict[str, str],
                     segments: dict[str, str], utt2dur: dict[str, str]) -> DataDir:
     """The tables of the output directory (utterance-level tables follow the kept utterances)."""

@@ -35,6 +35,10 @@ def recipe(tmp_path_factory, repo_root):
     shutil.copy(tiny / "standin_tiny.yaml", d / "conf" / "standin.yaml")
     shutil.copy(tiny / "uasr_tiny.yaml", d / "conf" / "uasr_v2.yaml")
     shutil.copy(tiny / "ctc_tiny.yaml", d / "conf" / "ctc.yaml")
+    # exercise the generic paths real corpora take: references written from the transcripts through the
+    # text-side lexicon (the stand-in's spoken phones are not used), and error rates per speaker
+    with open(d / "conf" / "run.conf", "a") as f:
+        f.write("ref_table=utt2ref\nscore_groups=utt2spk\n")
     return d
 
 
@@ -52,7 +56,7 @@ def finished(recipe, recipe_env):
 
 def test_every_stage_produced_valid_outputs(recipe, finished):
     out = finished.stdout
-    for stage in ("0-1", "2", "3", "4", "5", "6", "7", "8", "9", "10"):
+    for stage in ("0-1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"):
         assert f"Stage {stage}:" in out
     assert "--source auto: " in (recipe / "exp/get_corpus/log/get_corpus.log").read_text()
     for x in SETS:
@@ -76,6 +80,11 @@ def test_every_stage_produced_valid_outputs(recipe, finished):
             scores = json.loads((gan / f"decode_{x}_{decoder}" / "scoring" / "scores.json").read_text())
             assert scores["metric"] == metric and scores["total"]["ref_tokens"] > 0
             assert scores["total"]["error_rate"] >= 0
+            speakers = set(read_dict(recipe / "data" / x / "utt2spk").values())
+            assert set(scores["breakdowns"]["spk"]) == speakers
+            assert sum(v["ref_tokens"] for v in scores["breakdowns"]["spk"].values()) == scores["total"]["ref_tokens"]
+        ref = read_dict(recipe / "data" / x / "utt2ref")
+        assert set(ref) == set(read_dict(recipe / "data" / x / "text")) and all(ref.values())
     assert (gan / "seed1" / "curves.png").stat().st_size > 0
     rounds = json.loads((gan / "self_training" / "rounds.json").read_text())
     assert [r["round"] for r in rounds] == ["0-gan", "1-ctc"]
@@ -83,10 +92,13 @@ def test_every_stage_produced_valid_outputs(recipe, finished):
     assert [r["round"] for r in twins] == ["supervised-ctc", "supervised-generator"]
     results = (recipe / "RESULTS.md").read_text()
     for heading in ("## Time per stage", "## GAN seed sweep", "## GAN (selected seed): error rates",
-                    "## Self-training", "## Supervised twins"):
+                    "## GAN (selected seed): error rates by group", "## Self-training", "## Supervised twins"):
         assert heading in results, heading
     assert "| dev_clean_2 | phn6 | PER |" in results and "| test_clean_2 | word4 | WER |" in results
     assert (recipe / "RESULTS.curves.png").stat().st_size > 0
+    # stage 10: the packed model reproduces stage 7 from raw audio
+    assert json.loads((gan / "packed" / "manifest.json").read_text())
+    assert "packed model on raw audio, test_clean_2 words: 4 of 4 utterances as in stage 7" in out
 
 
 def test_rerun_skips_and_changed_config_is_refused(recipe, recipe_env, finished):

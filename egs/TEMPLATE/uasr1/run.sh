@@ -41,7 +41,7 @@ gan_opts=                       # stage 6: extra train_uasr options, e.g. "--max
 decode_config=conf/decode.yaml  # stage 7: phone-LM beam search and word decoding options
 ctc_config=conf/ctc.yaml        # stages 8-9: CTC model of self-training and of the supervised twins
 st_rounds=1                     # stage 8: self-training rounds (CTC trained on the previous round's labels)
-results_title="UASR on $(basename "$(dirname "$PWD")")" # stage 9: heading of RESULTS.md
+results_title="UASR on $(basename "$(dirname "$PWD")")" # stage 11: heading of RESULTS.md
 run_args="$*"
 set -- --config conf/run.conf "$@"
 . utils/parse_options.sh
@@ -191,7 +191,25 @@ if [ $stage -le 9 ] && [ $stop_stage -ge 9 ]; then
 fi
 
 if [ $stage -le 10 ] && [ $stop_stage -ge 10 ]; then
-  stage_start 10 "RESULTS.md from exp/"
+  stage_start 10 "pack the selected model into $gan/packed; check it on raw audio of $test_sets against stage 7"
+  python -m speechssl.bin.pack_uasr_model --redo $redo --vad-config $vad_config --feats-config $feats_config \
+    $feat_opts --decode-config $decode_config $gan/selected.json exp/transform_${feat}_$uasr data/text $gan/packed
+  for x in $test_sets; do
+    if [ -f data/$x/segments ]; then log "packed model check skipped for $x: it has segments"; continue; fi
+    chk=$gan/packed_check_$x
+    mkdir -p $chk
+    head -n 5 data/$x/wav.scp > $chk/wav.scp
+    python -m speechssl.bin.recognize --num-threads 1 --wav-scp $chk/wav.scp --out-dir $chk $gan/packed
+    for pair in phones_greedy:greedy phones_lm:phn6 words:word4; do
+      awk -v what="$x ${pair%%:*}" 'NR == FNR {got[$1] = $0; next} $1 in got {n++; if (got[$1] != $0) bad++}
+        END {printf "packed model on raw audio, %s: %d of %d utterances as in stage 7\n", what, n - bad, n
+             exit (n == 0 || bad > 0)}' $chk/${pair%%:*}.txt $gan/decode_${x}_${pair#*:}/text
+    done
+  done
+fi
+
+if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
+  stage_start 11 "RESULTS.md from exp/"
   python -m speechssl.bin.write_uasr_results --title "$results_title" --sets "$dev_set $test_sets" \
     --gan-dir $gan --command "./run.sh $run_args" \
     --table "Self-training (oracle PER % by round)=$gan/self_training/rounds.md" \
