@@ -93,7 +93,10 @@ def main(argv=None) -> int:
     options = detector_options(args)
     config = {"detector": args.detector, **options, "mode": args.mode, "pad_s": args.pad,
               "audio_dir": args.audio_dir}
-    marker = StageMarker(dst / ".done.json", f"compute_vad {src}", config, inputs=[src])
+    # the tables that decide the output; per-utterance tables added to src later (e.g. the references that
+    # stage 3 of the uasr1 recipes writes) do not make the detection stale
+    inputs = [src / name for name in ("wav.scp", "segments", "utt2spk", "text") if (src / name).is_file()]
+    marker = StageMarker(dst / ".done.json", f"compute_vad {src}", config, inputs=inputs)
     if not marker.needs_run([dst], redo=args.redo == "true"):
         return 0
     detector = make_detector(args.detector, **options)

@@ -294,8 +294,6 @@ def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str |
         with atomic_write(tmp / MANIFEST) as f:
             json.dump(manifest, f, indent=2)
             f.write("\n")
-        for p in [tmp, *tmp.rglob("*")]:  # readable by whoever uses the model (temporary files are private)
-            p.chmod(0o755 if p.is_dir() else 0o644)
     log.info("packed %s (%d files, %.1f MB) from %s", out_dir, len(files),
              sum(p["bytes"] for p in manifest["files"].values()) / 1e6, ckpt)
     return out_dir
