@@ -1,8 +1,10 @@
 """Pick the best GAN run of a seed sweep by the unsupervised selection metric.
 
-Reads every ``<sweep-dir>/<run>/`` written by train_uasr, writes
-``<sweep-dir>/runs.md`` (one row per run: status, best update, metric, LM
-perplexity, vocabulary usage, and the oracle PER for information) and
+Reads every ``<sweep-dir>/<run>/`` written by train_uasr (one run per
+directory, or a whole ``--seeds``/``--grid`` sweep), writes
+``<sweep-dir>/runs.md`` (one row per run: status (finished, or stopped early
+and why), grid values, updates, best update, metric, LM perplexity,
+vocabulary usage, and the oracle PER for information) and
 ``<sweep-dir>/selected.json``, and prints the selected checkpoint.  Example::
 
     python -m speechssl.bin.select_uasr_run exp/uasr_mfcc_v2
@@ -23,7 +25,8 @@ log = get_logger(__name__)
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sweep_dir", help="directory holding one subdirectory per run (e.g. seed1, seed2)")
-    p.add_argument("--pattern", default="seed*", help="glob of the run directories (default: %(default)s)")
+    p.add_argument("--pattern", default="seed*",
+                   help="glob of the run directories (default: %(default)s; sweeps name theirs seed<N>[_<grid>])")
     return p
 
 

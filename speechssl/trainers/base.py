@@ -20,6 +20,10 @@ and :meth:`Trainer.validate` (returning metrics that include
 - stopping with a clear message on a NaN/inf loss or gradient, before the
   optimizer step, leaving the last good checkpoint untouched;
 - TensorBoard, ``log/metrics.jsonl`` and ``curves.png`` (:mod:`.curves`), tqdm progress.
+
+The loop is :meth:`Trainer.fit`, or stepwise :meth:`Trainer.start`, :meth:`Trainer.step`
+(until :attr:`Trainer.done`) and :meth:`Trainer.finish` for a caller that interleaves
+several trainers in one process (:mod:`speechssl.trainers.multi_run`).
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import json
 import math
 import random
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -65,6 +70,16 @@ PRECISIONS = ("auto", "bf16", "fp32")
 
 class NonFiniteError(SpeechSSLError):
     """A loss or gradient became NaN or infinite."""
+
+
+@dataclass
+class StepResult:
+    """What one :meth:`Trainer.step` did: its update, training statistics and validation metrics (if any)."""
+
+    update: int
+    stats: dict[str, float]
+    valid: dict[str, float] | None
+    is_best: bool
 
 
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
@@ -221,10 +236,9 @@ class Trainer:
 
     def resume(self, resume: str) -> int:
         """Load the checkpoint named by ``resume`` (``auto`` = last if any, ``none``, or a path); return its update."""
-        if resume == "none":
-            return 0
         path = self.checkpoints.last if resume == "auto" else Path(resume)
-        if resume == "auto" and not path.is_file():
+        if resume == "none" or (resume == "auto" and not path.is_file()):
+            self.curves.truncate_after(0)  # starting over: no curve of an earlier attempt is kept
             return 0
         state = load_checkpoint(path)
         self.check_resume(state, path)
@@ -273,44 +287,73 @@ class Trainer:
             log.info("valid @ update %d: %s%s", update, shown, " (best so far)" if is_best else "")
         return metrics, is_best
 
-    def fit(self, resume: str = "auto") -> dict[str, Any]:
-        """Train to ``trainer.max_updates`` (resuming as asked); return a summary."""
+    def start(self, resume: str = "auto") -> int:
+        """Resume as asked and prepare the loop of :meth:`step`; return the update training continues from."""
         start = self.resume(resume)
+        self._window: dict[str, list[float]] = defaultdict(list)
+        self._bar = tqdm(total=int(self.opts["max_updates"]), initial=start, unit="upd", desc=self.exp_dir.name,
+                         disable=not (self.is_main and self.opts["progress"]))
+        return start
+
+    @property
+    def done(self) -> bool:
+        """Whether ``trainer.max_updates`` is reached."""
+        return self.update >= int(self.opts["max_updates"])
+
+    def step(self) -> StepResult:
+        """Run the next update: :meth:`train_step`, then logging, validation and saving when their intervals say.
+
+        A NaN/inf loss or gradient raises :class:`NonFiniteError` (naming the
+        last good checkpoint) before any parameter changes.
+        """
+        update = self.update = self.update + 1
         max_updates = int(self.opts["max_updates"])
-        log_interval = max(1, int(self.opts["log_interval"]))
-        window: dict[str, list[float]] = defaultdict(list)
-        bar = tqdm(range(start + 1, max_updates + 1), initial=start, total=max_updates, unit="upd",
-                   desc=self.exp_dir.name, disable=not (self.is_main and self.opts["progress"]))
         try:
-            for update in bar:
-                self.update = update
-                try:
-                    stats = self.train_step(update)
-                except NonFiniteError as e:
-                    where = (f"{self.checkpoints.last} (update {self.last_saved_update}) is kept"
-                             if self.last_saved_update else "no checkpoint was written yet")
-                    raise NonFiniteError(f"training diverged: {e} at update {update}; stopped before the optimizer "
-                                         f"step. The last good checkpoint {where}. Lower the learning rates or "
-                                         "raise the gradient penalty, then resume or start over") from None
-                for key, value in stats.items():
-                    window[key].append(float(value))
-                if update % log_interval == 0 or update == max_updates:
-                    means = {k: sum(v) / len(v) for k, v in window.items()}
-                    if self.is_main:
-                        self.curves.log("train", update, means)
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in list(means.items())[:4]})
-                    window.clear()
-                validate = update % int(self.opts["valid_interval"]) == 0 or update == max_updates
-                is_best = self.run_validation(update)[1] if validate else False
-                if validate or update % int(self.opts["save_interval"]) == 0:
-                    self.save(is_best)
-        finally:
-            bar.close()
+            stats = self.train_step(update)
+        except NonFiniteError as e:
+            where = (f"{self.checkpoints.last} (update {self.last_saved_update}) is kept"
+                     if self.last_saved_update else "no checkpoint was written yet")
+            raise NonFiniteError(f"training diverged: {e} at update {update}; stopped before the optimizer "
+                                 f"step. The last good checkpoint {where}. Lower the learning rates or "
+                                 "raise the gradient penalty, then resume or start over") from None
+        for key, value in stats.items():
+            self._window[key].append(float(value))
+        if update % max(1, int(self.opts["log_interval"])) == 0 or update == max_updates:
+            means = {k: sum(v) / len(v) for k, v in self._window.items()}
             if self.is_main:
-                self.curves.plot()
-                self.curves.close()
+                self.curves.log("train", update, means)
+            self._bar.set_postfix({k: f"{v:.3g}" for k, v in list(means.items())[:4]})
+            self._window.clear()
+        validate = update % int(self.opts["valid_interval"]) == 0 or update == max_updates
+        metrics, is_best = self.run_validation(update) if validate else (None, False)
+        if validate or update % int(self.opts["save_interval"]) == 0:
+            self.save(is_best)
+        self._bar.update(1)
+        return StepResult(update, stats, metrics, is_best)
+
+    def finish(self) -> dict[str, Any]:
+        """Close the progress bar and the curves (final plot); return the summary of the run."""
+        self._bar.close()
+        if self.is_main:
+            self.curves.plot()
+            self.curves.close()
         return {"updates": self.update, "best_metric": self.best_metric, "best_value": self.best_value,
                 "best_update": self.best_update, "last_checkpoint": str(self.checkpoints.last)}
+
+    def fit(self, resume: str = "auto") -> dict[str, Any]:
+        """Train to ``trainer.max_updates`` (resuming as asked); return a summary.
+
+        The same as :meth:`start`, :meth:`step` until :attr:`done`, and
+        :meth:`finish`; :mod:`speechssl.trainers.multi_run` interleaves the
+        steps of several trainers this way.
+        """
+        self.start(resume)
+        try:
+            while not self.done:
+                self.step()
+        finally:
+            summary = self.finish()
+        return summary
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         """``<exp>/train_summary.json`` (main process): the best update, its metric, the checkpoint paths."""

@@ -1,9 +1,12 @@
 """Seed sweeps of GAN training: collect every run, pick the best without labels.
 
 Each run is a directory written by ``train_uasr`` (``train_summary.json`` and
-``log/metrics.jsonl``).  Runs are ranked by their unsupervised selection
-metric at their best checkpoint; the oracle PER, when the runs logged one, is
-shown beside it and never used for the choice.
+``log/metrics.jsonl``), alone or in a sweep (``--seeds``/``--grid``, whose
+summaries add the run's status, seed and grid values).  Runs are ranked by
+their unsupervised selection metric at their best checkpoint; the oracle PER,
+when the runs logged one, is shown beside it and never used for the choice.
+A run stopped early (``stopped: <reason>``) competes with the checkpoint it
+saved as best before it stopped, if any.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from typing import Any
 from speechssl.utils.atomic import atomic_write
 from speechssl.utils.errors import SpeechSSLError
 
-COLUMNS = ("run", "status", "best_update", "metric", "lm_ppl", "vocab_usage", "oracle_per_%")
+COLUMNS = ("run", "status", "grid", "updates", "best_update", "metric", "lm_ppl", "vocab_usage", "oracle_per_%")
 
 
 def _valid_rows(run_dir: Path) -> list[dict[str, Any]]:
@@ -35,7 +38,9 @@ def collect_run(run_dir: str | Path) -> dict[str, Any]:
         row["status"] = "unfinished or diverged"
         return row
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    row["status"] = "finished"
+    row["status"] = summary.get("status", "finished")
+    row["grid"] = " ".join(f"{k}={v}" for k, v in summary.get("grid", {}).items()) or None
+    row["updates"] = summary.get("updates")
     row["best_update"] = summary.get("best_update")
     row["metric_name"] = summary.get("best_metric")
     row["metric"] = summary.get("best_value")
@@ -45,16 +50,18 @@ def collect_run(run_dir: str | Path) -> dict[str, Any]:
         row.update({k: best[-1].get(k) for k in ("lm_ppl", "vocab_usage")})
         if best[-1].get("oracle_per") is not None:
             row["oracle_per_%"] = round(100 * best[-1]["oracle_per"], 2)
-    if row["metric"] is None or not math.isfinite(float(row["metric"])):
-        row["status"] = "no valid checkpoint"
+    row["eligible"] = row["metric"] is not None and math.isfinite(float(row["metric"]))
+    if not row["eligible"]:
+        row["status"] += ", no valid checkpoint"
     return row
 
 
 def select_best(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The finished run with the lowest selection metric."""
-    ok = [r for r in runs if r.get("status") == "finished"]
+    """The run (finished, or stopped early after a valid checkpoint) with the lowest selection metric."""
+    ok = [r for r in runs if r.get("eligible")]
     if not ok:
-        raise SpeechSSLError("no GAN run finished with a valid checkpoint; see the runs' log/train.log")
+        raise SpeechSSLError("no GAN run has a valid checkpoint (none finished, or stopped after a best "
+                             "checkpoint); see the runs' log/train.log")
     return min(ok, key=lambda r: float(r["metric"]))
 
 

@@ -32,11 +32,29 @@ def test_best_by_metric_not_by_oracle(tmp_path):
     assert runs[2]["status"] == "unfinished or diverged"
     write_sweep(tmp_path, runs, best)
     table = (tmp_path / "runs.md").read_text()
-    assert "| seed2 (selected) | finished | 100 | 25 |" in table and "| seed3 | unfinished or diverged |" in table
+    assert "| seed2 (selected) | finished | - | 100 | 100 | 25 |" in table
+    assert "| seed3 | unfinished or diverged |" in table
     assert json.loads((tmp_path / "selected.json").read_text())["selected"]["run"] == "seed2"
 
 
 def test_no_finished_run_is_an_error(tmp_path):
     (tmp_path / "seed1").mkdir()
-    with pytest.raises(SpeechSSLError, match="no GAN run finished"):
+    with pytest.raises(SpeechSSLError, match="no GAN run has a valid checkpoint"):
         select_best([collect_run(tmp_path / "seed1")])
+
+
+def test_sweep_runs_show_status_and_grid_and_stopped_runs_compete(tmp_path):
+    ok = make_run(tmp_path, "seed1_code_penalty2", 100, 40.0, 0.30)
+    stopped = make_run(tmp_path, "seed1_code_penalty8", 50, 30.0, 0.50)
+    for d, status, value in ((ok, "finished", 2), (stopped, "stopped: vocab_usage below 0.1", 8)):
+        summary = json.loads((d / "train_summary.json").read_text())
+        summary.update({"status": status, "grid": {"loss.code_penalty": value}, "updates": 100 if value == 2 else 60})
+        (d / "train_summary.json").write_text(json.dumps(summary))
+    runs = [collect_run(ok), collect_run(stopped)]
+    best = select_best(runs)
+    assert best["run"] == "seed1_code_penalty8"  # its best checkpoint (update 50) came before the stop
+    write_sweep(tmp_path, runs, best)
+    table = (tmp_path / "runs.md").read_text()
+    assert "| seed1_code_penalty2 | finished | loss.code_penalty=2 | 100 | 100 | 40 |" in table
+    assert ("| seed1_code_penalty8 (selected) | stopped: vocab_usage below 0.1 | loss.code_penalty=8 | 60 | 50 | 30 |"
+            in table)

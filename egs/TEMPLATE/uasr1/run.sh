@@ -36,8 +36,8 @@ upstream=                       # stage 4, feat_type=ssl: local SSL checkpoint (
 layer=15                        # stage 4, feat_type=ssl: hidden layer (0 = CNN output; fairseq's layer N is N+1)
 uasr=v2                         # stage 5: v1 (PCA, k-means, pooled segments) or v2 (frames + MFCC-cluster targets)
 gan_config=conf/uasr_v2.yaml    # stage 6: GAN model, losses, optimisers and budget
-num_seeds=2                     # stage 6: GAN runs with seeds 1..N (run in parallel); the best is picked without labels
-gan_opts=                       # stage 6: extra train_uasr options, e.g. "--max-updates 500 --set loss.code_penalty=2"
+num_seeds=2                     # stage 6: GAN runs with seeds 1..N, trained together in one process (diverged runs stop early); the best is picked without labels
+gan_opts=                       # stage 6: extra train_uasr options, e.g. "--max-updates 500 --set loss.code_penalty=2 --grid loss.smoothness=0.5,1.5"
 decode_config=conf/decode.yaml  # stage 7: phone-LM beam search and word decoding options
 ctc_config=conf/ctc.yaml        # stages 8-9: CTC model of self-training and of the supervised twins
 st_rounds=1                     # stage 8: self-training rounds (CTC trained on the previous round's labels)
@@ -111,11 +111,11 @@ fi
 
 gan=exp/uasr_${feat}_$uasr
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
-  stage_start 6 "GAN training ($gan_config), seeds 1..$num_seeds, into $gan/seed*"
-  $cuda_cmd JOB=1:$num_seeds $gan/log/train.JOB.log \
-    python -m speechssl.bin.train_uasr --config $gan_config --seed JOB $gan_opts \
+  stage_start 6 "GAN training ($gan_config), seeds 1..$num_seeds in one process, into $gan/seed*"
+  $cuda_cmd $gan/log/train.log \
+    python -m speechssl.bin.train_uasr --config $gan_config --seeds 1-$num_seeds --num-threads 1 $gan_opts \
       --feats dump/${feat}_$uasr/$train_set --valid-feats dump/${feat}_$uasr/$dev_set \
-      --valid-ref data/$dev_set/$ref_table --text-dir data/text $gan/seedJOB
+      --valid-ref data/$dev_set/$ref_table --text-dir data/text $gan
   python -m speechssl.bin.select_uasr_run $gan
 fi
 
