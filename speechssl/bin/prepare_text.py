@@ -20,6 +20,15 @@ reads one sentence per line and writes into data/text:
   lm.phones.6.{arpa,bin}   phone 6-gram on phones_sil.txt (decoding)
   lm.words.4.{arpa,bin}    word 4-gram on sentences.txt
 
+With --token-type spm the tokens are SentencePiece subwords learnt from this
+text (no espeak-ng, no lexicon file): spm.model is written too, lexicon.lst
+maps each word to its pieces (each word encoded alone), and phones.txt,
+phones_sil.txt, dict.phn.txt and lm.phones.* hold pieces, so every later
+stage runs unchanged:
+
+    python -m speechssl.bin.prepare_text --token-type spm --spm-vocab-size 300 \\
+        data/local/lm_text.txt data/text_spm
+
 Two done-markers (.done.text.json, .done.lm.json) record the options and
 inputs: a rerun with the same ones is skipped, a changed one is refused
 unless --redo true is given.  The KenLM programs come from tools/kenlm/bin
@@ -33,9 +42,10 @@ from pathlib import Path
 
 from speechssl.text.lexicon import PHONE_COUNT_BASES
 from speechssl.text.normalize import CASES, DIGIT_POLICIES, PUNCTUATION_POLICIES, UNICODE_FORMS, NormalizeConfig
-from speechssl.text.prepare import (LEXICON_FILTERED, PHONE_DICT, PHONES_SIL, SENTENCES, TEXT_OUTPUTS, LMConfig,
-                                    TextPrepConfig, build_text_lms, prepare_phone_text)
+from speechssl.text.prepare import (LEXICON_FILTERED, PHONE_DICT, PHONES_SIL, SENTENCES, LMConfig, TextPrepConfig,
+                                    build_text_lms, prepare_phone_text)
 from speechssl.text.silence import OOV_POLICIES, parse_sil_prob
+from speechssl.text.subword import SPM_MODEL_TYPES, TOKEN_TYPES
 from speechssl.utils.cli import add_config_option, parse_args, str2bool
 from speechssl.utils.errors import SpeechSSLError, cli_main
 from speechssl.utils.log import get_logger, setup_logging
@@ -65,7 +75,13 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
     p.add_argument("text", help="unpaired text, UTF-8, one sentence per line")
     p.add_argument("out_dir", help="output directory (e.g. data/text)")
-    g = p.add_argument_group("pronunciations")
+    g = p.add_argument_group("token type")
+    g.add_argument("--token-type", choices=TOKEN_TYPES, default="phones",
+                   help="phones (espeak-ng and/or --lexicon) or spm (SentencePiece subwords trained on this text)")
+    g.add_argument("--spm-vocab-size", type=int, default=500, help="token-type spm: number of pieces")
+    g.add_argument("--spm-model-type", choices=SPM_MODEL_TYPES, default="unigram",
+                   help="token-type spm: SentencePiece algorithm")
+    g = p.add_argument_group("pronunciations (token-type phones)")
     g.add_argument("--lang", default="", help="espeak-ng language code (e.g. en-us, fr-fr, sw); list them with "
                    "`espeak-ng --voices`. Optional when --lexicon covers every word")
     g.add_argument("--lexicon", default="", help="lexicon file 'word p1 p2 ...' (first pronunciation of a word is "
@@ -129,7 +145,8 @@ def main(argv=None) -> int:
                          min_phone_count=args.min_phone_count, min_phone_fraction=args.min_phone_fraction,
                          phone_count_by=args.phone_count_by, sil_prob=parse_sil_prob(args.sil_prob),
                          surround=args.surround, oov=args.oov, seed=args.seed, with_stress=args.stress,
-                         batch_size=args.batch_size, njobs=args.nj)
+                         token_type=args.token_type, spm_vocab_size=args.spm_vocab_size,
+                         spm_model_type=args.spm_model_type, batch_size=args.batch_size, njobs=args.nj)
     lm_cfg = LMConfig(phone_orders=args.phone_lm_orders, word_order=args.word_lm_order,
                       word_prune=args.word_lm_prune if args.word_lm_order else (),
                       discount_fallback=args.discount_fallback, memory=args.lm_memory)
@@ -139,7 +156,7 @@ def main(argv=None) -> int:
     text_inputs = [args.text] + ([args.lexicon] if args.lexicon else [])
     text_config = {"normalize": norm_cfg.to_dict(), **cfg.result_config()}
     text_marker = StageMarker(out_dir / ".done.text.json", "prepare_text: phones", text_config, text_inputs)
-    text_outputs = [out_dir / name for name in TEXT_OUTPUTS]
+    text_outputs = [out_dir / name for name in cfg.outputs()]
     if text_marker.needs_run(with_recorded(text_marker, text_outputs), redo=args.redo):
         stats = prepare_phone_text(args.text, out_dir, norm_cfg, cfg)
         text_marker.write(text_outputs, {"sentences_kept": stats["sentences"]["lines_kept"],

@@ -138,7 +138,8 @@ def main(argv=None) -> int:
     if args.round:
         kind = model.kind if model is not None else _kind_of(out_dir, sets)
         row = {"round": args.round, "model": kind, "checkpoint": str(args.checkpoint),
-               "decoder": describe_decoder(args), "per": per}
+               "decoder": describe_decoder(args), "per": per,
+               "references": sorted({Path(r).name for r in refs.values()})}
         update_rounds_table(Path(args.rounds_dir) if args.rounds_dir else out_dir.parent, row)
     return 0
 

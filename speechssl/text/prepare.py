@@ -8,7 +8,11 @@ Two steps, each a function that writes into one output directory:
     user lexicon), ``lexicon_filtered.lst`` (words with rare phones removed),
     ``sentences.txt`` / ``phones.txt`` / ``phones_sil.txt`` (the kept sentences
     as words, phones, and phones with ``<SIL>``; line-parallel), ``dict.phn.txt``
-    (token counts) and ``stats.json`` (what was dropped, and why).
+    (token counts) and ``stats.json`` (what was dropped, and why).  With
+    ``token_type="spm"`` the tokens are SentencePiece subwords instead of phones
+    (:mod:`speechssl.text.subword`): ``spm.model`` is trained on the normalised
+    text, the lexicon maps each word to its pieces, and every file above keeps
+    its name and format.
 :func:`build_text_lms`
     ``lm.phones.<N>.{arpa,bin}`` on ``phones_sil.txt`` (4-gram for model
     selection, 6-gram for decoding) and ``lm.words.<N>.{arpa,bin}`` on
@@ -28,6 +32,7 @@ from speechssl.text.lm import load_lm, lm_perplexity, train_ngram
 from speechssl.text.normalize import NormalizeConfig, Normalizer, iter_text_lines
 from speechssl.text.phonemize import check_espeak_language, phonemize_words
 from speechssl.text.silence import OOV_POLICIES, SentencePhonemizer, parse_sil_prob
+from speechssl.text.subword import SPM_MODEL, TOKEN_TYPES, SpmConfig, encode_words, train_spm
 from speechssl.text.tokens import count_tokens, read_token_dict, write_token_dict
 from speechssl.utils.atomic import atomic_write
 from speechssl.utils.errors import SpeechSSLError
@@ -53,7 +58,9 @@ class TextPrepConfig:
 
     At least one of ``language`` (an espeak-ng voice code) and ``lexicon`` (a
     ``word p1 p2 ...`` file) is needed; with both, the lexicon file wins and
-    espeak-ng phonemizes the words it lacks.
+    espeak-ng phonemizes the words it lacks.  ``token_type="spm"`` needs
+    neither: the tokens are SentencePiece pieces (``spm_vocab_size``,
+    ``spm_model_type``) learnt from the text.
     """
 
     language: str = ""
@@ -67,11 +74,21 @@ class TextPrepConfig:
     oov: str = "drop_line"
     seed: int = 0
     with_stress: bool = False
+    token_type: str = "phones"
+    spm_vocab_size: int = 500
+    spm_model_type: str = "unigram"
     batch_size: int = field(default=1000, compare=False)
     njobs: int = field(default=1, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.language and not self.lexicon:
+        if self.token_type not in TOKEN_TYPES:
+            raise SpeechSSLError(f"token_type={self.token_type!r} is not one of {', '.join(TOKEN_TYPES)}")
+        if self.token_type == "spm":
+            if self.language or self.lexicon:
+                raise SpeechSSLError("token type spm learns its units from the text: drop --lang and --lexicon "
+                                     "(they give phones)")
+            self.spm_config()  # validates the subword options
+        elif not self.language and not self.lexicon:
             raise SpeechSSLError("text preparation needs an espeak-ng language code (--lang) or a lexicon file "
                                  "(--lexicon), or both")
         if self.phone_count_by not in PHONE_COUNT_BASES:
@@ -80,12 +97,23 @@ class TextPrepConfig:
             raise SpeechSSLError(f"oov={self.oov!r} is not one of {', '.join(OOV_POLICIES)}")
         parse_sil_prob(self.sil_prob)
 
+    def spm_config(self) -> SpmConfig:
+        return SpmConfig(self.spm_vocab_size, self.spm_model_type, self.seed)
+
     def result_config(self) -> dict:
-        """The options that change the outputs (for done-markers)."""
+        """The options that change the outputs (for done-markers); the subword
+        options appear only for ``token_type="spm"``, so phone markers stay as they were."""
         d = asdict(self)
         for speed_only in ("batch_size", "njobs"):
             d.pop(speed_only)
+        if self.token_type == "phones":
+            for subword_only in ("token_type", "spm_vocab_size", "spm_model_type"):
+                d.pop(subword_only)
         return d
+
+    def outputs(self) -> tuple[str, ...]:
+        """Names of the files :func:`prepare_phone_text` writes."""
+        return TEXT_OUTPUTS + ((SPM_MODEL,) if self.token_type == "spm" else ())
 
 
 @dataclass(frozen=True)
@@ -126,6 +154,16 @@ def _normalise(text_path: Path, out_dir: Path, norm_cfg: NormalizeConfig) -> tup
     return stats, count_words(iter_text_lines(out_dir / NORM_TEXT))
 
 
+def _build_subword_lexicon(words: list[str], out_dir: Path, cfg: TextPrepConfig) -> tuple[Lexicon, dict]:
+    model = train_spm(iter_text_lines(out_dir / NORM_TEXT), out_dir / SPM_MODEL, cfg.spm_config())
+    lexicon, failed = encode_words(model, words)
+    stats = {"from_spm": len(lexicon), "no_pronunciation": len(failed), "no_pronunciation_examples": failed[:20],
+             "spm": {"vocab_size": cfg.spm_vocab_size, "model_type": cfg.spm_model_type}}
+    log.info("lexicon: %d words encoded with %s (%s, %d pieces), %d hit <unk>", len(lexicon), model,
+             cfg.spm_model_type, cfg.spm_vocab_size, len(failed))
+    return lexicon, stats
+
+
 def _build_lexicon(words: list[str], cfg: TextPrepConfig) -> tuple[Lexicon, dict]:
     user: Lexicon = read_lexicon(cfg.lexicon) if cfg.lexicon else {}
     lexicon = {w: user[w] for w in words if w in user}
@@ -157,7 +195,10 @@ def prepare_phone_text(text_path: str | Path, out_dir: str | Path, norm_cfg: Nor
     log.info("word list: %d of %d word types have count >= %d (%d of %d tokens)", word_stats["types_kept"],
              word_stats["types"], cfg.word_min_count, word_stats["tokens_kept"], word_stats["tokens"])
 
-    lexicon, lexicon_stats = _build_lexicon([w for w, _ in selected], cfg)
+    if cfg.token_type == "spm":
+        lexicon, lexicon_stats = _build_subword_lexicon([w for w, _ in selected], out_dir, cfg)
+    else:
+        lexicon, lexicon_stats = _build_lexicon([w for w, _ in selected], cfg)
     write_lexicon(out_dir / LEXICON, lexicon)
     rare = filter_rare_phones(lexicon, cfg.min_phone_count, cfg.min_phone_fraction,
                               word_counts if cfg.phone_count_by == "corpus" else None)

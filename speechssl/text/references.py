@@ -6,14 +6,19 @@ reference table (``utt2phones``: ``utt p1 p2 | p3 ...``, words separated by
 normalised with the text side's rules, each word looked up in the text-side
 lexicon (``data/text/lexicon.lst``), and words the lexicon lacks are
 phonemized with espeak-ng in the text side's language.  So references and
-the GAN's targets share one phone inventory and one convention.
+the GAN's targets share one phone inventory and one convention.  With
+subword units (``token_type: spm``) the lexicon maps words to pieces and the
+words it lacks are encoded with the text side's sentencepiece model.
 """
 from __future__ import annotations
 
 from typing import Mapping
 
 from speechssl.text.normalize import NormalizeConfig, Normalizer
+from pathlib import Path
+
 from speechssl.text.phonemize import phonemize_words
+from speechssl.text.subword import encode_words
 from speechssl.utils.errors import SpeechSSLError
 from speechssl.utils.log import get_logger
 
@@ -40,18 +45,21 @@ def normalize_transcripts(texts: Mapping[str, str], config: NormalizeConfig) -> 
 
 
 def transcripts_to_tokens(words: Mapping[str, list[str]], lexicon: Mapping[str, tuple[str, ...]],
-                          lang: str = "") -> tuple[dict[str, list[str]], dict[str, int]]:
+                          lang: str = "", spm_model: str | Path | None = None
+                          ) -> tuple[dict[str, list[str]], dict[str, int]]:
     """Map each utterance's words to tokens with ``|`` between words.
 
-    Words missing from ``lexicon`` are phonemized with espeak-ng ``lang``;
-    without ``lang``, or when espeak-ng gives nothing, they are an error
-    naming the word and an utterance that has it.  Returns the table and counts.
+    Words missing from ``lexicon`` are encoded with the sentencepiece model
+    ``spm_model`` when one is given (subword units), else phonemized with
+    espeak-ng ``lang``; without either, or when they give nothing, they are an
+    error naming the word and an utterance that has it.  Returns the table and counts.
     """
     missing = sorted({w for ws in words.values() for w in ws if w not in lexicon})
     extra: dict[str, tuple[str, ...]] = {}
-    if missing and lang:
-        extra, failed = phonemize_words(missing, lang)
-        missing = failed
+    if missing and spm_model:
+        extra, missing = encode_words(spm_model, missing)
+    elif missing and lang:
+        extra, missing = phonemize_words(missing, lang)
     if missing:
         where = next(u for u, ws in words.items() if missing[0] in ws)
         raise SpeechSSLError(f"{len(missing)} transcript word(s) have no pronunciation (e.g. {missing[0]!r} in "

@@ -262,5 +262,6 @@ def format_rounds_markdown(rows: Sequence[dict]) -> str:
     for r in rows:
         pers = [f"{r['per'][s]:.2f}" if s in r.get("per", {}) else "-" for s in sets]
         lines.append("| " + " | ".join([str(r["round"]), r["model"], r["decoder"]] + pers + [r["checkpoint"]]) + " |")
-    return ("Oracle phone error rates (references: utt2phones, <SIL> removed) after each self-training round.\n\n"
+    refs = ", ".join(dict.fromkeys(n for r in rows for n in r.get("references", ()))) or "utt2phones"
+    return (f"Oracle error rates (references: {refs}, <SIL> removed) after each self-training round.\n\n"
             + "\n".join(lines) + "\n")

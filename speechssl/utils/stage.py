@@ -32,7 +32,8 @@ def _file_digest(path: Path) -> str:
 
 
 def fingerprint(path: str | Path) -> str:
-    """Content fingerprint of a file or directory (hidden entries ignored)."""
+    """Content fingerprint of a file or directory (hidden entries and ``log/`` directories ignored: a stage's
+    logs are rewritten by every rerun and never an input)."""
     path = Path(path)
     if not path.exists():
         raise SpeechSSLError(f"stage input {path} does not exist; run the stage that makes it first")
@@ -41,7 +42,7 @@ def fingerprint(path: str | Path) -> str:
     h = hashlib.sha256()
     for p in sorted(path.rglob("*")):
         rel = p.relative_to(path)
-        if any(part.startswith(".") for part in rel.parts) or not p.is_file():
+        if any(part.startswith(".") for part in rel.parts) or "log" in rel.parts[:-1] or not p.is_file():
             continue
         h.update(str(rel).encode() + b"\0" + _file_digest(p).encode() + b"\n")
     return h.hexdigest()
