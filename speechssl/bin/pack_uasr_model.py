@@ -45,6 +45,10 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--upstream", default=None, help="SSL checkpoint (ssl features; copied into the package)")
     p.add_argument("--layers", default=None, help="SSL layer (ssl features; one layer)")
     p.add_argument("--cmvn-stats", default=None, help="the training set's cmvn_stats.npz (only for cmvn: global)")
+    p.add_argument("--word-lexicon", default=None, help="lexicon of the word decoder (default: the text "
+                   "directory's lexicon_filtered.lst)")
+    p.add_argument("--word-lm", default=None, help="word n-gram of the word decoder (default: the text directory's "
+                   "lm.words.4.bin; empty: none)")
     p.add_argument("--decode-config", default=None, help="decode_uasr config of stage 7 (e.g. conf/decode.yaml)")
     p.add_argument("--redo", type=str2bool, default=False, help="pack again although a package made from other "
                    "inputs exists (default: %(default)s)")
@@ -60,8 +64,10 @@ def main(argv=None) -> int:
     feat_options = [x for name in ("feat_type", "upstream", "layers") if getattr(args, name) is not None
                     for x in (f"--{name.replace('_', '-')}", getattr(args, name))]
     text = Path(args.text_dir)
+    defaults = {"lexicon": args.word_lexicon, "word_lm": args.word_lm}
     inputs = [resolve_checkpoint(args.gan), Path(args.transform_dir), text / "dict.phn.txt",
-              *(text / name for name in TEXT_FILES.values())]
+              *(text / name if defaults.get(key) is None else Path(defaults[key])
+                for key, name in TEXT_FILES.items() if defaults.get(key) != "")]
     inputs += [Path(x) for x in (args.vad_config, args.feats_config, args.upstream, args.cmvn_stats,
                                  args.decode_config) if x]
     config = {k: v for k, v in vars(args).items() if k not in ("out_dir", "redo", "log_level")}
@@ -71,6 +77,7 @@ def main(argv=None) -> int:
         return 0
     pack_model(out, args.gan, args.transform_dir, text, feats_config=args.feats_config, feat_options=feat_options,
                vad_config=args.vad_config, decode_config=args.decode_config, cmvn_stats=args.cmvn_stats,
+               word_lexicon=args.word_lexicon, word_lm=args.word_lm,
                command="python -m speechssl.bin.pack_uasr_model " + shlex.join(argv))
     marker.write([out])
     return 0

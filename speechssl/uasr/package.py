@@ -206,7 +206,8 @@ def _versions() -> dict[str, str]:
 def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str | Path, text_dir: str | Path, *,
                feats_config: str | Path | None = None, feat_options: Sequence[str] = (),
                vad_config: str | Path | None = None, decode_config: str | Path | None = None,
-               cmvn_stats: str | Path | None = None, command: str = "") -> Path:
+               cmvn_stats: str | Path | None = None, word_lexicon: str | Path | None = None,
+               word_lm: str | Path | None = None, command: str = "") -> Path:
     """Write the packed model of a recipe run into ``out_dir`` (replaced atomically); return its path.
 
     ``checkpoint`` is a GAN checkpoint of ``train_uasr`` or the sweep's
@@ -215,7 +216,9 @@ def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str |
     what stage 4 passed to ``dump_features``; ``cmvn_stats`` is the training
     set's ``cmvn_stats.npz`` (only for ``cmvn: global``).  The pieces are
     checked against each other (feature dimensions, token lists, the phone
-    LM's vocabulary) before anything is written.
+    LM's vocabulary) before anything is written.  ``word_lexicon`` and
+    ``word_lm`` replace the text directory's lexicon and word n-gram (as stage
+    7's options do); ``word_lm=""`` packs no word LM.
     """
     out_dir, text_dir, transform_dir = Path(out_dir), Path(text_dir), Path(transform_dir)
     ckpt = resolve_checkpoint(checkpoint)
@@ -264,8 +267,12 @@ def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str |
         (tmp / TRANSFORM_DIR).mkdir()
         for name in ("transform.json", "transform.npz"):
             _copy(transform_dir / name, tmp / TRANSFORM_DIR / name, "fitted feature transform")
+        sources = {"phone_lm": text_dir / TEXT_FILES["phone_lm"],
+                   "word_lm": text_dir / TEXT_FILES["word_lm"] if word_lm is None else word_lm,
+                   "lexicon": text_dir / TEXT_FILES["lexicon"] if word_lexicon is None else word_lexicon}
         for key, name in (("phone_lm", PHONE_LM), ("word_lm", WORD_LM), ("lexicon", LEXICON)):
-            _copy(text_dir / TEXT_FILES[key], tmp / name, "text-side file of prepare_text")
+            if sources[key]:
+                _copy(Path(sources[key]), tmp / name, "text-side file (prepare_text or the recipe's word decoder)")
         with atomic_write(tmp / GENERATOR, "wb") as f:
             torch.save(gan.generator.state_dict(), f)
         with atomic_write(tmp / TOKENS) as f:
@@ -331,7 +338,9 @@ class PackedModel:
         self._decoders = {
             "phones_greedy": self._decoder(_decode_args(None, "greedy")),
             "phones_lm": self._decoder(_decode_args(decode_cfg, "beam", self._file(PHONE_LM))),
-            "words": self._decoder(_decode_args(decode_cfg, "lexicon", self._file(WORD_LM), self._file(LEXICON))),
+            "words": self._decoder(_decode_args(decode_cfg, "lexicon",
+                                                 self._file(WORD_LM) if (directory / WORD_LM).exists() else None,
+                                                 self._file(LEXICON))),
         }
 
     @classmethod

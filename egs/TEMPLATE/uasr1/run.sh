@@ -24,6 +24,8 @@ sample_rate=16000   # sample rate every set must have
 ref_table=utt2phones # per-utterance reference tokens in data/<set> (oracle error rates only); written in stage 3 when missing
 score_groups=       # stage 7: per-utterance tables in data/<set> (e.g. "utt2lang utt2group") to break error rates down by
 ref_tags=           # stage 7: per-token tag table in data/<set> parallel to $ref_table (e.g. utt2phone_langs): rates per tag
+word_lexicon=data/text/lexicon_filtered.lst # stage 7: lexicon of the word decoder (e.g. the closed vocabulary of an isolated-word task)
+word_lm=data/text/lm.words.4.bin            # stage 7: word n-gram of the word decoder; empty: none (every lexicon word alike)
 redo=false          # redo finished stages instead of refusing a changed configuration
 local_data_opts=    # stages 0-1: options passed to local/data.sh (see local/data.sh --help)
 vad_config=conf/vad.yaml        # stage 2: voice activity detection, applied alike to every set
@@ -139,7 +141,7 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
     awk '{printf "%s", $1; for (i = 2; i <= NF; i++) printf " %s", tolower($i); print ""}' data/$x/text \
       > $gan/text_$x.lower
     python -m speechssl.bin.decode_uasr --config $decode_config --decoder lexicon \
-      --lexicon data/text/lexicon_filtered.lst --lm data/text/lm.words.4.bin --redo $redo \
+      --lexicon $word_lexicon --lm "$word_lm" --redo $redo \
       --ref $gan/text_$x.lower --metric WER $(breakdown_opts $x words) \
       $gan/logits_$x/logits.scp $gan/logits_$x/tokens.txt $gan/decode_${x}_word4
   done
@@ -193,7 +195,8 @@ fi
 if [ $stage -le 10 ] && [ $stop_stage -ge 10 ]; then
   stage_start 10 "pack the selected model into $gan/packed; check it on raw audio of $test_sets against stage 7"
   python -m speechssl.bin.pack_uasr_model --redo $redo --vad-config $vad_config --feats-config $feats_config \
-    $feat_opts --decode-config $decode_config $gan/selected.json exp/transform_${feat}_$uasr data/text $gan/packed
+    $feat_opts --decode-config $decode_config --word-lexicon $word_lexicon --word-lm "$word_lm" \
+    $gan/selected.json exp/transform_${feat}_$uasr data/text $gan/packed
   for x in $test_sets; do
     if [ -f data/$x/segments ]; then log "packed model check skipped for $x: it has segments"; continue; fi
     chk=$gan/packed_check_$x
