@@ -1,6 +1,7 @@
 """Shared pytest configuration: the repository root and the recipe environment."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -22,3 +23,11 @@ def recipe_env() -> dict[str, str]:
     env["LC_ALL"] = "C"
     env["PYTHONIOENCODING"] = "UTF-8"
     return env
+
+
+@pytest.fixture(autouse=True)
+def _logs_reach_caplog():
+    """CLI mains (setup_logging) stop the package logger from propagating; caplog needs it."""
+    logging.getLogger("speechssl").propagate = True
+    yield
+    logging.getLogger("speechssl").propagate = True

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import subprocess
@@ -24,14 +23,6 @@ from speechssl.data.datadir import DataDir
 from speechssl.data.validate import validate_data_dir
 from speechssl.utils.errors import SpeechSSLError
 
-
-
-@pytest.fixture(autouse=True)
-def _logs_reach_caplog():
-    """CLI mains (setup_logging) stop the package logger from propagating; caplog needs it."""
-    logging.getLogger("speechssl").propagate = True
-    yield
-    logging.getLogger("speechssl").propagate = True
 
 
 WORDS = """CW1 THE
