@@ -21,7 +21,7 @@ setup(
     ],
     extras_require={
         "audio": ["torchaudio>=2.4", "scipy>=1.10", "webrtcvad-wheels>=2.0.14", "silero-vad>=5"],
-        "text": ["phonemizer>=3.2", "sentencepiece>=0.2", "kenlm>=0.2"],
+        "text": ["phonemizer>=3.2", "sentencepiece>=0.2", "kenlm>=0.2", "epitran>=1.30"],
         "uasr": ["faiss-cpu>=1.8", "editdistance>=0.8"],
         "plot": ["matplotlib>=3.8", "tensorboard>=2.15"],
         "test": ["pytest>=8"],

@@ -27,6 +27,8 @@ def get_parser() -> argparse.ArgumentParser:
                    help="another experiment directory with decode_<set>_* results (repeatable)")
     p.add_argument("--table", action="append", default=[], metavar="TITLE=FILE",
                    help="a markdown table written by a stage, included when present (repeatable)")
+    p.add_argument("--tables", default="", metavar="TITLE=FILE;...", help="more --table items in one argument, "
+                   "separated by ';' (the recipes' results_tables option)")
     p.add_argument("--note", action="append", default=[], help="a paragraph placed under the heading (repeatable)")
     p.add_argument("--command", default=None, help="the run.sh command line of this run")
     p.add_argument("--recipe-dir", default=".", help="recipe directory (default: current directory)")
@@ -49,7 +51,7 @@ def main(argv=None) -> int:
     setup_logging()
     out = write_results(args.recipe_dir, title=args.title, sets=args.sets.split(), command=args.command,
                         gan_dir=args.gan_dir, extra_dirs=_pairs(args.extra, "--extra"),
-                        tables=_pairs(args.table, "--table"), notes=args.note)
+                        tables=_pairs(args.table + [t for t in args.tables.split(";") if t.strip()], "--table"), notes=args.note)
     log.info("wrote %s", out)
     return 0
 

@@ -43,6 +43,7 @@ gan_opts=                       # stage 6: extra train_uasr options, e.g. "--max
 decode_config=conf/decode.yaml  # stage 7: phone-LM beam search and word decoding options
 ctc_config=conf/ctc.yaml        # stages 8-9: CTC model of self-training and of the supervised twins
 st_rounds=1                     # stage 8: self-training rounds (CTC trained on the previous round's labels)
+results_tables=                 # stage 11: more markdown tables for RESULTS.md, "Title=file.md" items separated by ";"
 results_title="UASR on $(basename "$(dirname "$PWD")")" # stage 11: heading of RESULTS.md
 run_args="$*"
 set -- --config conf/run.conf "$@"
@@ -214,6 +215,7 @@ fi
 if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
   stage_start 11 "RESULTS.md from exp/"
   python -m speechssl.bin.write_uasr_results --title "$results_title" --sets "$dev_set $test_sets" \
+    --tables "$results_tables" \
     --gan-dir $gan --command "./run.sh $run_args" \
     --table "Self-training (oracle PER % by round)=$gan/self_training/rounds.md" \
     --table "Supervised twins: upper bounds trained with labels (oracle PER %)=exp/supervised_${feat}_$uasr/rounds.md" \
