@@ -20,6 +20,7 @@ nj=4                # number of parallel jobs
 train_set=train     # training set (data/<name>)
 dev_set=dev         # development set, used for model selection
 test_sets=test      # evaluation sets, space separated
+unlabelled_sets=    # audio without transcripts (data/<name>, no text) that joins $train_set as GAN training audio
 sample_rate=16000   # sample rate every set must have
 ref_table=utt2phones # per-utterance reference tokens in data/<set> (oracle error rates only); written in stage 3 when missing
 score_groups=       # stage 7: per-utterance tables in data/<set> (e.g. "utt2lang utt2group") to break error rates down by
@@ -49,13 +50,17 @@ run_args="$*"
 set -- --config conf/run.conf "$@"
 . utils/parse_options.sh
 
-sets="$train_set $dev_set $test_sets"
+sets="$train_set $dev_set $test_sets"          # transcribed sets
+audio_sets=$(echo $sets $unlabelled_sets)      # every set whose audio the stages 2-5 process
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 0 ]; then
-  stage_start 0-1 "corpus and data directories for $sets (local/data.sh)"
-  local/data.sh --stage $stage --stop_stage $stop_stage --nj $nj --redo $redo --sets "$sets" $local_data_opts
+  stage_start 0-1 "corpus and data directories for $audio_sets (local/data.sh)"
+  local/data.sh --stage $stage --stop_stage $stop_stage --nj $nj --redo $redo --sets "$audio_sets" $local_data_opts
   for x in $sets; do
     utils/validate_data_dir.sh --no-feats --sample-rate $sample_rate data/$x
+  done
+  for x in $unlabelled_sets; do
+    utils/validate_data_dir.sh --no-feats --no-text --sample-rate $sample_rate data/$x
   done
 fi
 
@@ -67,12 +72,12 @@ else
 fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
-  stage_start 2 "voice activity detection on $sets ($vad_config)"
-  for x in $sets; do
+  stage_start 2 "voice activity detection on $audio_sets ($vad_config)"
+  for x in $audio_sets; do
     $train_cmd --num-threads $nj exp/vad/log/vad_$x.log \
       python -m speechssl.bin.compute_vad --config $vad_config --nj $nj --redo $redo data/$x data/${x}_vad
   done
-  python -m speechssl.bin.check_vad_symmetry $(for x in $sets; do echo data/${x}_vad; done)
+  python -m speechssl.bin.check_vad_symmetry $(for x in $audio_sets; do echo data/${x}_vad; done)
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
@@ -89,8 +94,8 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  stage_start 4 "$feat features of $sets into dump/$feat"
-  for x in $sets; do
+  stage_start 4 "$feat features of $audio_sets into dump/$feat"
+  for x in $audio_sets; do
     $train_cmd JOB=1:$nj exp/dump_$feat/$x/log/dump.JOB.log \
       python -m speechssl.bin.dump_features --config $feats_config $feat_opts --redo $redo \
         --nj $nj --job JOB data/${x}_vad dump/$feat/$x
@@ -100,12 +105,12 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
 fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  stage_start 5 "wav2vec-U $uasr feature transform fitted on $train_set, applied to $sets"
+  stage_start 5 "wav2vec-U $uasr feature transform fitted on $train_set, applied to $audio_sets"
   $train_cmd exp/transform_${feat}_$uasr/log/fit.log \
     python -m speechssl.bin.fit_feature_transform --config conf/transform_$uasr.yaml --redo $redo \
       --ssl-frame-rate $frame_rate \
       dump/$feat/$train_set$feat_sub exp/transform_${feat}_$uasr
-  for x in $sets; do
+  for x in $audio_sets; do
     $train_cmd exp/transform_${feat}_$uasr/log/apply_$x.log \
       python -m speechssl.bin.apply_feature_transform --redo $redo --aux-data-dir dump/$feat/$x$feat_sub \
         exp/transform_${feat}_$uasr dump/$feat/$x$feat_sub dump/${feat}_$uasr/$x
@@ -113,11 +118,16 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
 fi
 
 gan=exp/uasr_${feat}_$uasr
+gan_train=$train_set${unlabelled_sets:+_plus_unlabelled}  # the GAN's training audio
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
-  stage_start 6 "GAN training ($gan_config), seeds 1..$num_seeds in one process, into $gan/seed*"
+  stage_start 6 "GAN training ($gan_config) on $gan_train, seeds 1..$num_seeds in one process, into $gan/seed*"
+  if [ -n "$unlabelled_sets" ]; then
+    utils/combine_data.sh dump/${feat}_$uasr/$gan_train dump/${feat}_$uasr/$train_set \
+      $(for x in $unlabelled_sets; do echo dump/${feat}_$uasr/$x; done)
+  fi
   $cuda_cmd $gan/log/train.log \
     python -m speechssl.bin.train_uasr --config $gan_config --seeds 1-$num_seeds --num-threads 1 $gan_opts \
-      --feats dump/${feat}_$uasr/$train_set --valid-feats dump/${feat}_$uasr/$dev_set \
+      --feats dump/${feat}_$uasr/$gan_train --valid-feats dump/${feat}_$uasr/$dev_set \
       --valid-ref data/$dev_set/$ref_table --text-dir data/text $gan
   python -m speechssl.bin.select_uasr_run $gan
 fi
