@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from speechssl.models.uasr.eodm import text_ngram_stats
 from speechssl.models.uasr.gan import GANConfig, UASRGAN
 from speechssl.text.lm import load_lm
 from speechssl.trainers.base import TRAINER_DEFAULTS, Trainer
@@ -88,6 +89,7 @@ class UASRGANTrainer(Trainer):
                 raise SpeechSSLError(f"{self.paths['valid_feats']}: dimension {self.valid_set.dim} differs from the "
                                      f"training features' {self.train_set.dim}")
         self.model = UASRGAN(self.train_set.dim, len(self.vocab), self.gan_cfg).to(self.device)
+        self.model.set_text_stats(*text_ngram_stats(self.text.sentences, len(self.vocab)))
         broadcast_module(self.model, self.dist)
         self.modules["model"] = self.model
         optim = cfg["optim"]

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from speechssl.models.uasr import (
     Discriminator, DiscriminatorConfig, GANConfig, Generator, GeneratorConfig, SegmenterConfig, UASRGAN,
 )
+from speechssl.models.uasr.eodm import eodm_loss, segment_entropy, text_ngram_stats
 from speechssl.models.uasr.losses import (
     aux_loss, code_penalty, discriminator_adversarial_loss, gradient_penalty, smoothness_penalty,
 )
@@ -180,3 +182,37 @@ def test_vocab_pad_id_is_padding():
     assert vocab.pad_id == 3 and vocab.sil_id == 2
     onehot = vocab.one_hot(torch.tensor([[0, 2, 3]]))
     assert onehot.shape == (1, 3, 3) and onehot[0, 2].sum() == 0 and onehot[0, 1, 2] == 1
+
+
+def test_eodm_zero_on_the_texts_own_statistics():
+    sents = [np.array([0, 1, 2, 0, 1]), np.array([2, 1, 0])]
+    uni, bi = text_ngram_stats(sents, 3)
+    assert uni.sum() == pytest.approx(1.0) and bi.sum() == pytest.approx(1.0)
+    assert uni[0] == pytest.approx(3 / 8, abs=1e-4) and bi[0, 1] == pytest.approx(2 / 6, abs=1e-4)
+    ids = torch.tensor([[0, 1, 2, 0, 1], [2, 1, 0, 0, 0]])
+    mask = _mask([5, 3], 5)
+    dist = torch.nn.functional.one_hot(ids, 3).float().masked_fill(mask.unsqueeze(-1), 0.0)
+    u, b = torch.tensor(uni, dtype=torch.float32), torch.tensor(bi, dtype=torch.float32)
+    assert eodm_loss(dist, mask, u, b).item() == pytest.approx(0.0, abs=1e-3)  # padding ignored
+    assert segment_entropy(dist, mask).item() == pytest.approx(0.0, abs=1e-4)
+    # a relabelled output costs more and has gradients; a uniform one has entropy log(3)
+    shuffled = dist[..., [1, 2, 0]].clone().requires_grad_(True)
+    loss = eodm_loss(shuffled, mask, u, b)
+    assert loss.item() > 0.1
+    loss.backward()
+    assert shuffled.grad.abs().sum() > 0
+    assert segment_entropy(torch.full((1, 2, 3), 1 / 3), _mask([2], 2)).item() == pytest.approx(math.log(3), abs=1e-4)
+
+
+def test_gan_eodm_term_in_generator_loss():
+    torch.manual_seed(0)
+    cfg = GANConfig(generator=GeneratorConfig(kernel=3), discriminator=DiscriminatorConfig(channels=8, kernel=3))
+    cfg.loss.eodm = 2.0
+    gan = UASRGAN(6, 4, cfg)
+    uni, bi = text_ngram_stats([np.array([0, 1, 2, 3, 1])], 4)
+    gan.set_text_stats(uni, bi)
+    loss, stats = gan.generator_loss(torch.randn(2, 9, 6), _mask([9, 5], 9))
+    rest = stats["g_adv"] + cfg.loss.smoothness * stats["g_smooth"] + cfg.loss.code_penalty * stats["g_code_pen"]
+    eodm = 2.0 * (stats["g_eodm"] + cfg.loss.eodm_entropy * stats["g_segment_entropy"])
+    assert loss.item() == pytest.approx((rest + eodm).item(), rel=1e-5)
+    assert "text_unigram" not in gan.state_dict()  # recomputed from the text, not checkpointed

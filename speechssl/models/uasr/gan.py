@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechssl.models.uasr.discriminator import Discriminator, DiscriminatorConfig
+from speechssl.models.uasr.eodm import eodm_loss, segment_entropy
 from speechssl.models.uasr.generator import Generator, GeneratorConfig
 from speechssl.models.uasr.losses import (
     aux_loss, code_penalty, discriminator_adversarial_loss, generator_adversarial_loss, gradient_penalty,
@@ -49,6 +50,11 @@ class LossConfig:
     aux_classes: int = 64
     aux_downsample: int = 1
     label_smoothing: float = 0.0
+    # empirical output distribution matching (speechssl.models.uasr.eodm): weight, share of the
+    # bigram KL, and weight of the segment-entropy penalty inside it
+    eodm: float = 0.0
+    eodm_bigram: float = 1.0
+    eodm_entropy: float = 0.1
 
 
 @dataclass
@@ -94,6 +100,14 @@ class UASRGAN(nn.Module):
         self.generator = Generator(input_dim, vocab_size, cfg.generator, aux_classes)
         self.segmenter = JoinSegmenter(cfg.segmenter)
         self.discriminator = Discriminator(vocab_size, cfg.discriminator)
+        self.register_buffer("text_unigram", torch.full((vocab_size,), 1.0 / vocab_size), persistent=False)
+        self.register_buffer("text_bigram", torch.full((vocab_size, vocab_size), 1.0 / vocab_size ** 2),
+                             persistent=False)
+
+    def set_text_stats(self, unigram, bigram) -> None:
+        """The unpaired text's phone unigram and bigram frequencies (targets of the EODM loss)."""
+        self.text_unigram.copy_(torch.as_tensor(unigram, dtype=torch.float32))
+        self.text_bigram.copy_(torch.as_tensor(bigram, dtype=torch.float32))
 
     def generate(self, feats: torch.Tensor, padding_mask: torch.Tensor, update: int = 0) -> dict[str, torch.Tensor]:
         """Generator outputs plus the segmented distributions ``dist`` (B, S, V) and their mask."""
@@ -137,6 +151,12 @@ class UASRGAN(nn.Module):
         stats = {"g_adv": adv.detach(), "g_smooth": smooth.detach(), "g_code_pen": code.detach(),
                  "g_segments_per_frame": (~out["dist_mask"]).sum().float().detach()
                  / (~padding_mask).sum().clamp(min=1).float()}
+        if loss_cfg.eodm > 0:
+            eodm = eodm_loss(out["dist"], out["dist_mask"], self.text_unigram, self.text_bigram, loss_cfg.eodm_bigram)
+            entropy = segment_entropy(out["dist"], out["dist_mask"])
+            total = total + loss_cfg.eodm * (eodm + loss_cfg.eodm_entropy * entropy)
+            stats["g_eodm"] = eodm.detach()
+            stats["g_segment_entropy"] = entropy.detach()
         if loss_cfg.aux_weight > 0:
             if aux_targets is None:
                 raise ValueError("the auxiliary loss is on (loss.aux_weight > 0) but the batch has no aux targets")
