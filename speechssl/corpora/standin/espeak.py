@@ -172,6 +172,9 @@ class EspeakEngine:
         """
 
         def work() -> Synthesis:
+            # the library has one callback per process: another engine made later in this process would
+            # otherwise receive (or, once garbage-collected, crash on) this engine's audio
+            self._lib.espeak_SetSynthCallback(self._callback)
             if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise SpeechSSLError(f"espeak-ng has no voice {voice!r}; list them with `espeak-ng --voices=en` "
                                      "and `espeak-ng --voices=variant`")
