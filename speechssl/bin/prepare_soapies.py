@@ -8,7 +8,10 @@ Example::
 writes data/<pair>_<split> (wav.scp, text, utt2spk, spk2utt, utt2lang,
 utt2word_langs, utt2phones, utt2phone_langs, cs_stats.json; see
 speechssl.corpora.soapies) for each set, pooled_<split> joining the four
-pairs, and with --text-dir the unpaired text of the sets' pair(s):
+pairs, data/unlabelled (the name given by --unlabelled-set, when --sets
+lists it: the pooled untranscribed audio of <corpus>/unlabelled/<episode>/,
+wav.scp, utt2spk, spk2utt and utt2dur, no text), and with --text-dir the
+unpaired text of the sets' pair(s):
 unpaired_text.txt, unpaired_text.langs (one tag per word) and lexicon.lst
 (each word phonemized in its own language) for prepare_text.  The unpaired
 text is the stand-in's unpaired/<pair>.txt, or, for the real corpus (which
@@ -19,12 +22,13 @@ skipped, a changed one refused unless --redo true.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
 
-from speechssl.corpora.soapies import (SPLITS, parse_set_name, pool, prepare_pair, set_stats, side_table_path,
-                                       split_list_path, xml_path)
+from speechssl.corpora.soapies import (SPLITS, parse_set_name, pool, prepare_pair, prepare_unlabelled, set_stats,
+                                       side_table_path, split_list_path, unlabelled_dir, unlabelled_wavs, xml_path)
 from speechssl.data.scp import read_lines
 from speechssl.text.codeswitch import PAIRS, POOLED, TaggedPhonemizer, build_lexicon, check_language, parse_tags
 from speechssl.text.lexicon import write_lexicon
@@ -53,6 +57,20 @@ def write_set(d, target: Path, marker: StageMarker, inputs: list[Path], counts: 
             json.dump(stats, f, indent=2, sort_keys=True)
             f.write("\n")
         StageMarker(tmp / ".done.json", marker.stage, marker.config, inputs).write([target], {**counts, **stats})
+
+
+def write_unlabelled(root: Path, target: Path, redo: bool) -> None:
+    """data/<unlabelled set>, redone when the list of segment files (names and sizes) changes."""
+    listing = hashlib.sha256("".join(f"{w.relative_to(unlabelled_dir(root))}\t{w.stat().st_size}\n"
+                                     for w in unlabelled_wavs(root)).encode()).hexdigest()
+    marker = StageMarker(target / ".done.json", f"prepare_soapies {target.name}",
+                         {"corpus": str(root.resolve()), "segment_files": listing})
+    if not marker.needs_run([target], redo=redo):
+        return
+    d, counts = prepare_unlabelled(root)
+    with atomic_dir(target) as tmp:
+        d.save(tmp)
+        StageMarker(tmp / ".done.json", marker.stage, marker.config).write([target], counts)
 
 
 def read_unpaired(root: Path, pair: str, train_dir) -> list[tuple[list[str], list[str]]]:
@@ -86,7 +104,10 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("corpus", help="corpus root (balanced_<pair>.xml, balanced_<pair>/audio, splits/)")
     p.add_argument("out_dir", help="where the data directories are written (e.g. data/)")
-    p.add_argument("--sets", required=True, help="comma-separated <pair>_<split> or pooled_<split> sets")
+    p.add_argument("--sets", required=True,
+                   help="comma-separated <pair>_<split> or pooled_<split> sets, and the unlabelled set")
+    p.add_argument("--unlabelled-set", default="unlabelled",
+                   help="name in --sets of the untranscribed audio of <corpus>/unlabelled/<episode>/*.wav")
     p.add_argument("--ref-phones", choices=["auto", "corpus", "g2p", "none"], default="auto",
                    help="reference phones: the corpus's side files, word-by-word G2P, auto (side files if present)")
     p.add_argument("--default-lang", default=None, help="tag of words the XML leaves untagged (default: error)")
@@ -104,7 +125,10 @@ def main(argv=None) -> int:
     if args.default_lang:
         check_language(args.default_lang, "--default-lang")
     root, out_dir = Path(args.corpus), Path(args.out_dir)
-    sets = [parse_set_name(s) for s in args.sets.replace(" ", ",").split(",") if s]
+    names = [s for s in args.sets.replace(" ", ",").split(",") if s]
+    if args.unlabelled_set in names:
+        write_unlabelled(root, out_dir / args.unlabelled_set, args.redo)
+    sets = [parse_set_name(s) for s in names if s != args.unlabelled_set]
     pairs = sorted({p for p, _ in sets} - {POOLED}) + (list(PAIRS) if any(p == POOLED for p, _ in sets) else [])
     pairs = list(dict.fromkeys(pairs))
     options = {"ref_phones": args.ref_phones, "default_lang": args.default_lang, "english_voice": args.english_voice}
@@ -123,7 +147,7 @@ def main(argv=None) -> int:
         d = pool([prepared[m][split][0] for m in members]) if pair == POOLED else prepared[pair][split][0]
         counts = {"utterances": len(d.utt2spk), "speakers": len(set(d.utt2spk.values()))}
         write_set(d, target, marker, inputs, counts)
-    if args.text_dir:
+    if args.text_dir and sets:
         text_pairs = list(dict.fromkeys(p for p, _ in sets))
         members = pairs if POOLED in text_pairs else text_pairs
         text_dir = Path(args.text_dir)

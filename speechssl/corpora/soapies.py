@@ -47,6 +47,25 @@ espeak-ng spoke), otherwise from the text, word by word in each word's
 language (:class:`~speechssl.text.codeswitch.TaggedPhonemizer`).  The pooled
 sets ``pooled_<split>`` join the four pairs.  Speaker ids are
 ``<pair>-<speaker_id>`` and utterance ids ``<pair>-<speaker_id>-<stem>``.
+
+Pooled unlabelled audio.  The semi-supervised work on this corpus (Biswas,
+Yilmaz, de Wet, van der Westhuizen and Niesler, Interspeech 2019 and
+arXiv:2003.03135) adds about 11 hours, later more, of untranscribed,
+automatically segmented soap-opera speech from the same shows.  That audio is
+**not** in the SADiLaR release (its README lists only ``balanced_<pair>`` and
+``5lang``), and how it was distributed, if at all, could not be established.
+**The layout read here is an assumption**, the plainest one::
+
+    <root>/unlabelled/<episode>/<segment>.wav   any rate (resampled like the transcribed sets), any name
+
+Each episode directory (a show's episode, or any grouping) is one
+pseudo-speaker, ``unlab-<episode>``: the speakers are unknown, and per-speaker
+steps (CMVN) then normalise per episode.  Utterance ids are
+``unlab-<episode>-<segment>`` (characters other than letters, digits and
+``_`` become ``_``).  The data directory (:func:`prepare_unlabelled`) has
+wav.scp, utt2spk, spk2utt and utt2dur (from the WAV header), no text; empty
+and unreadable files are dropped and counted, a WAV directly in
+``unlabelled/`` (no episode directory) is an error naming it.
 """
 from __future__ import annotations
 
@@ -185,6 +204,65 @@ def _wav_entry(wav: Path) -> str:
     if rate == SAMPLE_RATE:
         return str(wav.resolve())
     return f"sox {wav.resolve()} -t wav -r {SAMPLE_RATE} -b 16 -c 1 - |"
+
+
+UNLABELLED_SPEAKER_PREFIX = "unlab"
+
+
+def unlabelled_dir(root: Path) -> Path:
+    return Path(root) / "unlabelled"
+
+
+def unlabelled_wavs(root: Path) -> list[Path]:
+    """The segments of the unlabelled audio, sorted (see the module docstring for the assumed layout)."""
+    udir = unlabelled_dir(root)
+    if not udir.is_dir():
+        raise SpeechSSLError(f"{udir}: no unlabelled audio; put it there as <episode>/<segment>.wav (an assumed "
+                             "layout: the SADiLaR release has no untranscribed audio; see egs/soapies/uasr1/README.md)")
+    loose = sorted(p for p in udir.iterdir() if p.suffix.lower() == ".wav")
+    if loose:
+        raise SpeechSSLError(f"{loose[0]}: a WAV file directly in {udir}; move it into an episode directory "
+                             f"({udir}/<episode>/<segment>.wav): the episode is its pseudo-speaker")
+    wavs = sorted(p for p in udir.glob("*/*") if p.suffix.lower() == ".wav" and p.is_file())
+    if not wavs:
+        raise SpeechSSLError(f"{udir}: no <episode>/<segment>.wav files")
+    return wavs
+
+
+def prepare_unlabelled(root: str | Path) -> tuple[DataDir, dict]:
+    """Data directory of the pooled unlabelled audio (no text): ``(DataDir, counts)``."""
+    import soundfile as sf
+
+    d = DataDir(utt2dur={})
+    counts = {"unreadable": 0, "empty": 0}
+    for wav in unlabelled_wavs(Path(root)):
+        try:
+            info = sf.info(str(wav))
+        except RuntimeError as e:
+            log.warning("%s: cannot read the audio (%s); dropped", wav, e)
+            counts["unreadable"] += 1
+            continue
+        if info.frames == 0:
+            log.warning("%s: no samples; dropped", wav)
+            counts["empty"] += 1
+            continue
+        spk = f"{UNLABELLED_SPEAKER_PREFIX}-{_SPEAKER.sub('_', wav.parent.name).strip('_') or 'x'}"
+        utt = f"{spk}-{_SPEAKER.sub('_', wav.stem).strip('_') or 'x'}"
+        if utt in d.utt2spk:
+            raise SpeechSSLError(f"{wav}: utterance id {utt} repeats (another file's name differs only in "
+                                 "characters other than letters, digits and _); rename one of them")
+        same = info.samplerate == SAMPLE_RATE and info.channels == 1
+        d.wav_scp[utt] = str(wav.resolve()) if same else \
+            f"sox {wav.resolve()} -t wav -r {SAMPLE_RATE} -b 16 -c 1 - |"
+        d.utt2spk[utt] = spk
+        d.utt2dur[utt] = f"{info.frames / info.samplerate:.3f}"
+    if not d.utt2spk:
+        raise SpeechSSLError(f"{unlabelled_dir(Path(root))}: no readable, non-empty segments (dropped {counts})")
+    counts.update(utterances=len(d.utt2spk), speakers=len(set(d.utt2spk.values())),
+                  hours=round(sum(float(v) for v in d.utt2dur.values()) / 3600, 4))
+    log.info("unlabelled: %d segments, %d episodes, %.2f h, dropped %s", counts["utterances"], counts["speakers"],
+             counts["hours"], {k: counts[k] for k in ("unreadable", "empty")})
+    return d, counts
 
 
 def _side_tables(root: Path, pair: str) -> dict[str, dict[str, str]] | None:

@@ -12,9 +12,9 @@ import soundfile as sf
 
 from speechssl.bin import codeswitch_stats as stats_cli
 from speechssl.bin import prepare_soapies as prepare_cli
-from speechssl.corpora.soapies import prepare_pair, read_pair_xml
+from speechssl.corpora.soapies import prepare_pair, prepare_unlabelled, read_pair_xml
 from speechssl.corpora.standin.soapies import (SoapiesStandinConfig, bantu_phrases, manifest_path, read_mo,
-                                               synthesize_soapies)
+                                               synthesize_soapies, synthesize_unlabelled)
 from speechssl.data.datadir import DataDir
 from speechssl.data.scp import read_lines
 from speechssl.data.validate import validate_data_dir
@@ -51,7 +51,8 @@ def l10n_dir(root: Path) -> Path:
 
 
 TINY = dict(pairs=("engzul",), speakers={"train": 2, "dev": 1, "test": 1},
-            utterances={"train": 4, "dev": 2, "test": 2}, unpaired_sentences=30, max_words=8)
+            utterances={"train": 4, "dev": 2, "test": 2}, unpaired_sentences=30, max_words=8,
+            unlabelled_segments=4, unlabelled_episodes=2)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,7 @@ def standin(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("soapies")
     config = SoapiesStandinConfig(**TINY, l10n_dir=str(l10n_dir(base / "l10n")))
     synthesize_soapies(base / "corpus", config, nj=2)
+    synthesize_unlabelled(base / "corpus", config, nj=2)
     return base / "corpus"
 
 
@@ -217,3 +219,64 @@ def test_get_soapies_checks_the_hand_fetched_corpus(tmp_path, capsys):
     assert "balanced_engzul.xml missing" in capsys.readouterr().err
     make_real_corpus(tmp_path / "c", REAL)
     assert get_soapies.main(["--source", "corpus", "--pairs", "engzul", str(tmp_path / "c")]) == 0
+    assert get_soapies.main(["--source", "corpus", "--pairs", "engzul", "--unlabelled", "true",
+                             str(tmp_path / "c")]) == 1
+    assert "no unlabelled audio" in capsys.readouterr().err
+
+
+def test_standin_unlabelled_set(standin, tmp_path):
+    wavs = sorted((standin / "unlabelled").glob("*/*.wav"))
+    assert [w.relative_to(standin / "unlabelled").as_posix() for w in wavs] == [
+        "episode01/seg0000.wav", "episode01/seg0002.wav", "episode02/seg0001.wav", "episode02/seg0003.wav"]
+    summary = json.loads(manifest_path(standin, "unlabelled").read_text())["summary"]
+    assert summary["segments"] == 4 and summary["segments_per_pair"] == {"engzul": 4}
+    # the pairs' markers do not hash the unlabelled options: a changed unlabelled size leaves them valid
+    config = SoapiesStandinConfig(**{**TINY, "unlabelled_segments": 5}, l10n_dir="/elsewhere")
+    synthesize_soapies(standin, config)
+    with pytest.raises(SpeechSSLError, match="different configuration"):
+        synthesize_unlabelled(standin, config)
+    out = tmp_path / "data"
+    assert prepare_cli.main(["--sets", "unlabelled", "--text-dir", str(out / "local"), str(standin), str(out)]) == 0
+    d = DataDir.load(out / "unlabelled")
+    assert d.text is None and not (out / "local").exists()  # no transcripts, no text side
+    assert sorted(d.utt2spk) == ["unlab-episode01-seg0000", "unlab-episode01-seg0002", "unlab-episode02-seg0001",
+                                 "unlab-episode02-seg0003"]
+    assert set(d.spk2utt()) == {"unlab-episode01", "unlab-episode02"}
+    assert all(not v.endswith("|") for v in d.wav_scp.values())  # 16 kHz: no resampling pipe
+    assert all(float(d.utt2dur[u]) > 0.5 for u in d.utt2spk)
+    assert not validate_data_dir(out / "unlabelled", no_text=True).errors
+    marker = (out / "unlabelled" / ".done.json").stat().st_mtime_ns
+    assert prepare_cli.main(["--sets", "unlabelled", str(standin), str(out)]) == 0  # rerun: skipped
+    assert (out / "unlabelled" / ".done.json").stat().st_mtime_ns == marker
+
+
+def test_prepare_unlabelled_real_layout_fixture(tmp_path):
+    root = tmp_path / "soapies"
+    for episode, stem, samples in [("Generations 12-12-05", "seg_1", 16000), ("Generations 12-12-05", "seg_2", 0),
+                                   ("RhythmCity_150", "a.b", 8000)]:
+        (root / "unlabelled" / episode).mkdir(parents=True, exist_ok=True)
+        sf.write(root / "unlabelled" / episode / f"{stem}.wav", np.zeros(samples, np.int16), 32000)
+    (root / "unlabelled" / "RhythmCity_150" / "broken.wav").write_bytes(b"RIFF not audio")
+    (root / "unlabelled" / "RhythmCity_150" / "notes.txt").write_text("not a segment")
+    d, counts = prepare_unlabelled(root)
+    assert counts == {"unreadable": 1, "empty": 1, "utterances": 2, "speakers": 2, "hours": 0.0002}
+    assert d.utt2spk == {"unlab-Generations_12_12_05-seg_1": "unlab-Generations_12_12_05",
+                         "unlab-RhythmCity_150-a_b": "unlab-RhythmCity_150"}
+    assert d.utt2dur == {"unlab-Generations_12_12_05-seg_1": "0.500", "unlab-RhythmCity_150-a_b": "0.250"}
+    assert all(v.startswith("sox ") and v.endswith("-r 16000 -b 16 -c 1 - |") for v in d.wav_scp.values())
+    assert not validate_data_dir(_saved(d, tmp_path / "unlabelled"), no_text=True).errors
+
+
+@pytest.mark.parametrize("setup, match", [
+    (lambda u: None, r"unlabelled: no unlabelled audio; put it there as <episode>/<segment>\.wav"),
+    (lambda u: sf.write(u / "loose.wav", np.zeros(100, np.int16), 16000), r"loose\.wav: a WAV file directly in"),
+    (lambda u: (u / "ep").mkdir() or (u / "ep" / "x.wav").write_bytes(b""), r"no readable, non-empty segments"),
+    (lambda u: [sf.write(u / "ep" / n, np.zeros(100, np.int16), 16000) for n in ("a-b.wav", "a_b.wav")]
+     if not (u / "ep").mkdir() else None, r"a_b\.wav: utterance id unlab-ep-a_b repeats"),
+])
+def test_bad_unlabelled_audio(tmp_path, setup, match):
+    if "no unlabelled audio" not in match:
+        (tmp_path / "unlabelled").mkdir()
+        setup(tmp_path / "unlabelled")
+    with pytest.raises(SpeechSSLError, match=match):
+        prepare_unlabelled(tmp_path)

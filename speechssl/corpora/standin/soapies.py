@@ -8,6 +8,11 @@ attribute on each language segment, WAV files, dev/test lists) at 16 kHz, plus::
     balanced_<pair>.phone_langs.txt  "<stem> eng eng zul ...": the language of each of those phones
     unpaired/<pair>.txt, .langs      synthetic code-switched sentences nobody speaks, and their word tags
     standin_manifest.<pair>.json     done-marker of each pair: configuration and summary
+    unlabelled/<episode>/<seg>.wav   with ``unlabelled_segments`` > 0: the pooled untranscribed audio (the
+                                     assumed layout of speechssl.corpora.soapies), code-switched speech of
+                                     every pair of the config by speakers of their own, sentences spoken in
+                                     no transcribed set and absent from the unpaired text
+    standin_manifest.unlabelled.json its done-marker (the pairs' markers do not depend on it)
 
 **The sentences are synthetic.**  English comes from Debian's wordnet and
 fortunes (:mod:`speechssl.text.sentences`); isiZulu, isiXhosa, Sesotho and
@@ -30,6 +35,7 @@ per language.
 """
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import re
 import struct
@@ -44,7 +50,8 @@ import soundfile as sf
 import yaml
 from scipy.signal import resample_poly
 
-from speechssl.corpora.soapies import SPLITS, audio_dir, side_table_path, split_list_path, xml_path
+from speechssl.corpora.soapies import (SPLITS, audio_dir, side_table_path, split_list_path, unlabelled_dir,
+                                       xml_path)
 from speechssl.corpora.standin.align import align_events
 from speechssl.corpora.standin.chapter import engine
 from speechssl.text.codeswitch import LANGUAGES, PAIRS, TaggedPhonemizer, common_phones, cs_stats, pair_languages
@@ -60,6 +67,8 @@ L10N_DIR = "/usr/lib/libreoffice/program/resource"
 L10N_CODE = {"zul": "zu", "xho": "xh", "sot": "st", "tsn": "tn"}
 SAMPLE_RATE = 16000
 KINDS = ("english", "bantu", "code_switched")
+UNLABELLED_KEYS = ("unlabelled_segments", "unlabelled_episodes")  # not options of the pairs' outputs
+UNLABELLED_SEED = 1000  # the unlabelled set's random stream: [seed, UNLABELLED_SEED] (the pairs use [seed, 0..3])
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,8 @@ class SoapiesStandinConfig:
     across splits and pairs), ``unpaired_sentences`` for the text side.
     ``mix``: probabilities of English-only, Bantu-only and code-switched
     sentences.  ``l10n_dir``: where ``<zu|xh|st|tn>/LC_MESSAGES/*.mo`` are.
+    ``unlabelled_segments`` (0: none) untranscribed segments spread over
+    ``unlabelled_episodes`` episode directories, the pairs taking turns.
     """
 
     pairs: tuple[str, ...] = PAIRS
@@ -85,6 +96,8 @@ class SoapiesStandinConfig:
     padding_s: tuple[float, float] = (0.1, 0.3)
     noise_dbfs: float | None = -60.0
     l10n_dir: str = L10N_DIR
+    unlabelled_segments: int = 0
+    unlabelled_episodes: int = 4
 
     def __post_init__(self) -> None:
         for p in self.pairs:
@@ -97,6 +110,8 @@ class SoapiesStandinConfig:
             raise SpeechSSLError(f"stand-in config: mix: three probabilities ({', '.join(KINDS)}) summing to 1")
         if self.max_words < 3:
             raise SpeechSSLError("stand-in config: max_words must be at least 3")
+        if self.unlabelled_segments < 0 or self.unlabelled_episodes < 1:
+            raise SpeechSSLError("stand-in config: unlabelled_segments must be >= 0 and unlabelled_episodes >= 1")
 
 
 def load_soapies_config(path: str | Path) -> SoapiesStandinConfig:
@@ -165,6 +180,7 @@ def bantu_phrases(lang: str, l10n_dir: str | Path, english: set[str], max_words:
     return list(phrases)
 
 
+@functools.cache  # read once per process: the pairs and the unlabelled set share it (callers only index it)
 def _english_word_lists() -> list[tuple[str, ...]]:
     return [tuple(s[a:b].lower() for a, b in words_of(s)) for s in load_sentences(("wordnet", "fortunes"), 3, 12)]
 
@@ -401,7 +417,7 @@ def synthesize_soapies(root: str | Path, config: SoapiesStandinConfig, pairs=Non
     if any(root.glob("balanced_*.xml")) and not any(root.glob("standin_manifest.*.json")):
         raise SpeechSSLError(f"{root} holds balanced_*.xml but no standin_manifest.<pair>.json: it may be the real "
                              "corpus; give another directory for the stand-in")
-    options = {k: v for k, v in asdict(config).items() if k not in ("pairs", "l10n_dir")}  # where, not what
+    options = {k: v for k, v in asdict(config).items() if k not in ("pairs", "l10n_dir") + UNLABELLED_KEYS}
     summaries, english, phrases, phonemizer = {}, None, {}, TaggedPhonemizer()
     eng = engine()
     for lang in LANGUAGES:  # resolved before the workers fork
@@ -422,3 +438,93 @@ def synthesize_soapies(root: str | Path, config: SoapiesStandinConfig, pairs=Non
         marker.write(outputs, summaries[pair])
     log.info("stand-in in %s (espeak-ng %s): %s", root, eng.version, ", ".join(pairs))
     return summaries
+
+
+def _plan_unlabelled(config: SoapiesStandinConfig, english: list, phrases: dict, used: set,
+                     udir: Path) -> list[UttJob]:
+    """Segments of the unlabelled set: pairs in turn, episodes in turn, two speakers of its own per pair."""
+    genders = {v: engine().variant_gender(v) for v in config.variants}
+    rng = np.random.default_rng([config.seed, UNLABELLED_SEED])
+    speakers = {}
+    for pair in config.pairs:
+        speakers[pair] = []
+        for k, sex in enumerate("MF"):
+            pool = [v for v in config.variants if genders[v] == sex] or list(config.variants)
+            speakers[pair].append(StandinSpeaker(f"{pair.upper()}UNLAB{k + 1:02d}", pair, "unlabelled",
+                                                 pool[rng.integers(len(pool))],
+                                                 int(rng.integers(config.pitch[0], config.pitch[1] + 1)),
+                                                 int(rng.integers(config.rate[0], config.rate[1] + 1))))
+    jobs = []
+    for i in range(config.unlabelled_segments):
+        pair = config.pairs[i % len(config.pairs)]
+        spk = speakers[pair][int(rng.integers(2))]
+        bantu = pair_languages(pair)[1]
+        for _ in range(100):
+            kind = KINDS[rng.choice(3, p=np.array(config.mix))]
+            words = tuple(make_sentence(kind, bantu, rng, english, phrases[bantu], config.max_words))
+            if words not in used:
+                break
+        else:
+            raise SpeechSSLError(f"stand-in: no new sentence for unlabelled segment {i} in 100 draws")
+        used.add(words)
+        episode = f"episode{i % config.unlabelled_episodes + 1:02d}"
+        stem = f"seg{i:04d}"
+        jobs.append(UttJob(stem, spk, words, udir / episode / f"{stem}.wav", (config.seed, UNLABELLED_SEED, i),
+                           config.padding_s, config.noise_dbfs))
+    return jobs
+
+
+def synthesize_unlabelled(root: str | Path, config: SoapiesStandinConfig, nj: int = 2, redo: bool = False) -> dict:
+    """Write the stand-in's unlabelled set (``unlabelled_segments`` > 0) under ``root``; return its summary.
+
+    Its sentences are drawn anew and kept only when no pair of the config
+    speaks them or has them as unpaired text (the pairs' plans are recomputed,
+    nothing of theirs is rewritten).  Its own done-marker
+    ``standin_manifest.unlabelled.json``: a rerun with the same configuration
+    is skipped, a changed one refused unless ``redo``.
+    """
+    root = Path(root)
+    if config.unlabelled_segments < 1:
+        raise SpeechSSLError("stand-in config: unlabelled_segments is 0; set it to synthesize the unlabelled set")
+    if any(root.glob("balanced_*.xml")) and not any(root.glob("standin_manifest.*.json")):
+        raise SpeechSSLError(f"{root} holds balanced_*.xml but no standin_manifest.<pair>.json: it may be the real "
+                             "corpus; give another directory for the stand-in")
+    udir = unlabelled_dir(root)
+    options = {k: v for k, v in asdict(config).items() if k != "l10n_dir"}
+    marker = StageMarker(manifest_path(root, "unlabelled"), "synthesize_soapies unlabelled",
+                         {**options, "format": 1})
+    if not marker.needs_run([udir], redo=redo):
+        return marker.read()["summary"]
+    english = _english_word_lists()
+    vocab = {w for s in english for w in s}
+    phrases = {}
+    for pair in config.pairs:
+        bantu = pair_languages(pair)[1]
+        if bantu not in phrases:
+            phrases[bantu] = bantu_phrases(bantu, config.l10n_dir, vocab)
+    used = set()
+    for pair in config.pairs:
+        jobs, unpaired, _ = _plan(config, pair, english, phrases[pair_languages(pair)[1]], audio_dir(root, pair))
+        used.update(j.words for j in jobs)
+        used.update(unpaired)
+    for lang in LANGUAGES:  # resolved before the workers fork
+        _voice(lang)
+    jobs = _plan_unlabelled(config, english, phrases, used, udir)
+    for episode in {j.wav.parent for j in jobs}:
+        episode.mkdir(parents=True, exist_ok=True)
+    log.info("unlabelled: synthesizing %d segments in %d episodes with %d jobs", len(jobs),
+             min(config.unlabelled_episodes, len(jobs)), nj)
+    if nj > 1:
+        with multiprocessing.get_context("fork").Pool(nj) as p:
+            results = p.map(synthesize_utterance, jobs, chunksize=8)
+    else:
+        results = [synthesize_utterance(j) for j in jobs]
+    summary = {"espeak_ng": engine().version, "sample_rate": SAMPLE_RATE, "segments": len(jobs),
+               "episodes": len({j.wav.parent.name for j in jobs}),
+               "hours": round(sum(r["seconds"] for r in results) / 3600, 4),
+               "segments_per_pair": dict(Counter(j.speaker.pair for j in jobs)),
+               "spoken": cs_stats({j.wav.parent.name + "/" + j.stem: [l for _, l in j.words] for j in jobs})}
+    marker.write([udir], summary)
+    log.info("unlabelled: %d segments, %.3f h, per pair %s", summary["segments"], summary["hours"],
+             summary["segments_per_pair"])
+    return summary
