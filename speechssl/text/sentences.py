@@ -38,6 +38,16 @@ log = get_logger(__name__)
 
 WORDNET_DIR = Path("/usr/share/wordnet")
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
+#: The English files of Debian's ``fortunes`` and ``fortunes-min``.  Other language packages
+#: (fortunes-it, fortunes-br, ...) put their files in the same directory: reading every file there
+#: would make the English text depend on which of them are installed.
+ENGLISH_FORTUNE_FILES = (
+    "art", "ascii-art", "computers", "cookie", "debian", "definitions", "disclaimer", "drugs", "education",
+    "ethnic", "food", "fortunes", "goedel", "humorists", "kids", "knghtbrd", "law", "linux", "linuxcookie",
+    "literature", "love", "magic", "medicine", "men-women", "miscellaneous", "news", "paradoxum", "people",
+    "perl", "pets", "platitudes", "politics", "pratchett", "riddles", "science", "songs-poems", "sports",
+    "startrek", "tao", "translate-me", "wisdom", "work", "zippy",
+)
 SOURCES = ("wordnet", "fortunes")
 _INSTALL_HINT = {"wordnet": "apt-get install wordnet-base", "fortunes": "apt-get install fortunes"}
 
@@ -130,10 +140,10 @@ def wordnet_examples(wordnet_dir: Path = WORDNET_DIR) -> Iterator[str]:
 
 
 def fortune_entries(fortunes_dir: Path = FORTUNES_DIR) -> Iterator[str]:
-    """Entries of the fortune files (sorted by file name), attribution lines cut."""
+    """Entries of the English fortune files (:data:`ENGLISH_FORTUNE_FILES`, sorted), attribution lines cut."""
     if not fortunes_dir.is_dir():
         raise SpeechSSLError(f"{fortunes_dir}: no fortune files; {_INSTALL_HINT['fortunes']}")
-    files = sorted(p for p in fortunes_dir.iterdir() if p.is_file() and not p.suffix)
+    files = sorted(fortunes_dir / n for n in ENGLISH_FORTUNE_FILES if (fortunes_dir / n).is_file())
     if not files:
         raise SpeechSSLError(f"{fortunes_dir}: no fortune files; {_INSTALL_HINT['fortunes']}")
     for path in files:
