@@ -99,8 +99,9 @@ def test_ctrl_c_kills_running_jobs(recipe_env, in_tmp):
         time.sleep(0.1)
     pids = [int(p.read_text()) for p in (in_tmp / "pids").glob("*")]
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=15) == 130
-    deadline = time.monotonic() + 5
+    # generous limits: this checks behaviour, and a loaded CI machine can be slow (a 15 s limit once expired)
+    assert proc.wait(timeout=90) == 130
+    deadline = time.monotonic() + 30
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in pids)
