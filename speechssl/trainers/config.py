@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from speechssl.utils.errors import SpeechSSLError
+from speechssl.utils.yaml_file import read_yaml
 
 
 def merge_config(base: dict, update: dict, where: str, prefix: str = "") -> dict:
@@ -36,12 +37,7 @@ def load_nested_config(defaults: dict[str, Any], path: str | Path | None, overri
     cfg = copy.deepcopy(defaults)
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise SpeechSSLError(f"{path}: configuration file not found")
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise SpeechSSLError(f"{path}: not valid YAML ({e})") from None
+        loaded = read_yaml(path, "configuration file") or {}
         if not isinstance(loaded, dict):
             raise SpeechSSLError(f"{path}: the configuration must be a mapping")
         cfg = merge_config(cfg, loaded, str(path))

@@ -6,10 +6,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from speechssl.text.sentences import SOURCES
 from speechssl.utils.errors import SpeechSSLError
+from speechssl.utils.yaml_file import read_yaml
 
 _SUBSET_NAME = re.compile(r"^[a-z]+(-[a-z0-9]+)+$")
 
@@ -163,10 +163,5 @@ def standin_config_from_dict(raw: dict[str, Any], where: str = "stand-in config"
 def load_standin_config(path: str | Path) -> StandinConfig:
     """Read a stand-in configuration from a YAML file (see ``egs/TEMPLATE/conf/standin_mini.yaml``)."""
     path = Path(path)
-    if not path.is_file():
-        raise SpeechSSLError(f"{path}: no such stand-in config file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise SpeechSSLError(f"{path}: not valid YAML ({e})") from None
+    raw = read_yaml(path, "stand-in config file")
     return standin_config_from_dict(raw, where=str(path))

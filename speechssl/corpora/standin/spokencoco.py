@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
-import yaml
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
@@ -46,6 +45,7 @@ from speechssl.corpora.standin.chapter import SAMPLE_RATE, WORD_SEP, engine
 from speechssl.text.sentences import SOURCES, load_sentences, normalize_transcript, words_of
 from speechssl.utils.atomic import atomic_write
 from speechssl.utils.errors import SpeechSSLError
+from speechssl.utils.yaml_file import read_yaml
 from speechssl.utils.log import get_logger
 from speechssl.utils.stage import StageMarker
 
@@ -143,12 +143,7 @@ def coco_standin_config_from_dict(raw: dict[str, Any], where: str = "stand-in co
 def load_coco_standin_config(path: str | Path) -> CocoStandinConfig:
     """Read the stand-in configuration from YAML (see ``egs/spokencoco/uasr1/conf/standin.yaml``)."""
     path = Path(path)
-    if not path.is_file():
-        raise SpeechSSLError(f"{path}: no such stand-in config file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise SpeechSSLError(f"{path}: not valid YAML ({e})") from None
+    raw = read_yaml(path, "stand-in config file")
     return coco_standin_config_from_dict(raw, where=str(path))
 
 

@@ -45,7 +45,6 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
-import yaml
 from scipy.signal import butter, resample_poly, sosfilt
 
 from speechssl.corpora.standin.align import align_events
@@ -54,6 +53,7 @@ from speechssl.corpora.uaspeech import (
     BLOCKS, CONTROL, GROUPS, SPEAKER_INTELLIGIBILITY, english_word_counts, speaker_group, word_key)
 from speechssl.utils.atomic import atomic_write
 from speechssl.utils.errors import SpeechSSLError
+from speechssl.utils.yaml_file import read_yaml
 from speechssl.utils.log import get_logger
 from speechssl.utils.stage import StageMarker
 
@@ -146,12 +146,7 @@ def _ids_by_group() -> dict[str, list[str]]:
 def load_uaspeech_standin_config(path: str | Path) -> UASpeechStandinConfig:
     """Read the stand-in configuration from YAML, naming bad keys."""
     path = Path(path)
-    if not path.is_file():
-        raise SpeechSSLError(f"{path}: no such stand-in config file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise SpeechSSLError(f"{path}: not valid YAML ({e})") from None
+    raw = read_yaml(path, "stand-in config file")
     if not isinstance(raw, dict) or "speakers" not in raw:
         raise SpeechSSLError(f"{path}: expected a mapping with at least 'speakers' (group: [ids])")
     known = {"speakers", "mics", "words_per_block", "seed", "accent", "padding_s"}

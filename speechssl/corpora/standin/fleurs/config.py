@@ -5,12 +5,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from speechssl.corpora.fleurs import SPLITS
 from speechssl.corpora.fleurs_langs import get_language
 from speechssl.corpora.standin.fleurs.text import TEXT_SOURCES
 from speechssl.utils.errors import SpeechSSLError
+from speechssl.utils.yaml_file import read_yaml
 
 
 @dataclass(frozen=True)
@@ -75,12 +75,7 @@ class FleursStandinConfig:
 def load_fleurs_standin_config(path: str | Path) -> FleursStandinConfig:
     """Read a :class:`FleursStandinConfig` from YAML, naming unknown or malformed keys."""
     path = Path(path)
-    if not path.is_file():
-        raise SpeechSSLError(f"{path}: no such stand-in config file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise SpeechSSLError(f"{path}: not valid YAML ({e})") from None
+    raw = read_yaml(path, "stand-in config file")
     if not isinstance(raw, dict):
         raise SpeechSSLError(f"{path}: expected a mapping of options")
     known = {f.name for f in fields(FleursStandinConfig)} - {"where"}
