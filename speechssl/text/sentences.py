@@ -139,6 +139,18 @@ def wordnet_examples(wordnet_dir: Path = WORDNET_DIR) -> Iterator[str]:
                 yield from (m.group(1) for m in quoted.finditer(gloss))
 
 
+def fortune_file_entries(path: Path) -> Iterator[str]:
+    """The entries of one fortune file (split on ``%`` lines), each on one line, attribution lines cut."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    for entry in re.split(r"\n%\n", text):
+        lines = []
+        for line in entry.split("\n"):
+            if line.strip().startswith("--") or line.strip() == "%":
+                break
+            lines.append(line.strip())
+        yield " ".join(lines)
+
+
 def fortune_entries(fortunes_dir: Path = FORTUNES_DIR) -> Iterator[str]:
     """Entries of the English fortune files (:data:`ENGLISH_FORTUNE_FILES`, sorted), attribution lines cut."""
     if not fortunes_dir.is_dir():
@@ -147,14 +159,7 @@ def fortune_entries(fortunes_dir: Path = FORTUNES_DIR) -> Iterator[str]:
     if not files:
         raise SpeechSSLError(f"{fortunes_dir}: no fortune files; {_INSTALL_HINT['fortunes']}")
     for path in files:
-        text = path.read_bytes().decode("utf-8", errors="replace")
-        for entry in re.split(r"\n%\n", text):
-            lines = []
-            for line in entry.split("\n"):
-                if line.strip().startswith("--") or line.strip() == "%":
-                    break
-                lines.append(line.strip())
-            yield " ".join(lines)
+        yield from fortune_file_entries(path)
 
 
 _READERS = {"wordnet": wordnet_examples, "fortunes": fortune_entries}

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from speechssl.text.sentences import fortune_file_entries
 from speechssl.utils.errors import SpeechSSLError
 from speechssl.utils.log import get_logger
 
@@ -70,14 +71,7 @@ def fortune_entries(source: TextSource) -> Iterator[str]:
     if not files:
         raise SpeechSSLError(f"{source.path}: no fortune files; apt-get install {source.package}")
     for path in files:
-        text = path.read_bytes().decode("utf-8", errors="replace")
-        for entry in re.split(r"\n%\n", text):
-            lines = []
-            for line in entry.split("\n"):
-                if line.strip().startswith("--") or line.strip() == "%":
-                    break
-                lines.append(line.strip())
-            yield " ".join(lines)
+        yield from fortune_file_entries(path)
 
 
 def clean_sentence(raw: str, letters: str, min_words: int, max_words: int) -> tuple[str | None, str]:
