@@ -35,3 +35,29 @@ def test_recipe_is_the_shared_run_sh_with_its_own_local_and_conf(recipe):
     assert os.access(recipe / "local" / "data.sh", os.X_OK)
     missing = sorted(n for n in _conf_files_read_by_run_sh() if not (recipe / n).is_file())
     assert not missing, f"{recipe}: run.sh reads {missing}"
+
+
+def _run_conf_value(recipe: Path, key: str, default: str) -> str:
+    m = re.search(rf"^{key}=(\S+)", (recipe / "conf" / "run.conf").read_text(), re.M)
+    return m.group(1) if m else default
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.parent.name)
+def test_v1_transform_fits_the_default_features(recipe):
+    """PCA of conf/transform_v1.yaml can be fitted on the features that conf/run.conf selects.
+
+    (An MFCC recipe with fairseq's PCA 512 fails in stage 5 with ``--uasr v1``.)
+    """
+    import yaml
+
+    from speechssl.audio.features import FeatureConfig
+
+    feat_type = _run_conf_value(recipe, "feat_type", "mfcc")
+    if feat_type == "ssl":
+        pytest.skip("SSL features: their dimension is the checkpoint's")
+    feats_config = _run_conf_value(recipe, "feats_config", "conf/feats_mfcc.yaml")
+    options = yaml.safe_load((recipe / feats_config).read_text()) or {}
+    keys = ("num_ceps", "num_mel_bins", "deltas")
+    dim = FeatureConfig(feat_type, **{k: options[k] for k in keys if k in options}).dim
+    pca_dim = (yaml.safe_load((recipe / "conf" / "transform_v1.yaml").read_text()) or {}).get("pca_dim", 512)
+    assert pca_dim <= dim, f"{recipe}/conf/transform_v1.yaml: pca_dim {pca_dim} > {dim}-dim {feats_config} features"
