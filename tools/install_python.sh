@@ -9,7 +9,10 @@ venv=$tools/venv
 stamp=$venv/.speechssl-installed
 want=$(cat "$tools/requirements.txt" "$tools/constraints.txt" "$root/setup.py" | sha256sum | cut -d' ' -f1)
 
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$venv/bin/python" -c "import speechssl" 2>/dev/null; then
+# up to date: same requirements, and the editable speechssl is this checkout's (a venv reused by another
+# checkout would otherwise run that checkout's code)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$venv/bin/python" -I -c \
+    "import speechssl, sys; sys.exit(speechssl.__file__ != sys.argv[1])" "$root/speechssl/__init__.py" 2>/dev/null; then
   echo "install_python: tools/venv is up to date"
   exit 0
 fi

@@ -120,6 +120,58 @@ def breakdown_rows(exp_dir: Path, sets: list[str]) -> list[list[str]]:
     return rows
 
 
+def _rounds(path: Path) -> dict[str, dict[str, float]]:
+    """``{round: {set: PER}}`` of a ``rounds.json`` written by pseudo_label (empty when absent)."""
+    if not path.is_file():
+        return {}
+    return {r["round"]: r["per"] for r in json.loads(path.read_text(encoding="utf-8"))}
+
+
+def pipeline_rows(recipe_dir: Path, sets: list[str]) -> list[list[str]]:
+    """One row per GAN sweep ``exp/uasr_<feat>_<version>`` with a selected run: every PER that pipeline measured.
+
+    Columns: pipeline, selected run, GAN greedy, GAN with the 6-gram, last
+    self-training round, supervised CTC twin, supervised generator twin (each
+    ``dev / test ...`` in ``sets`` order), and whether the GAN's greedy PER is
+    at most twice the generator twin's and the last self-training round
+    within 5 points of the CTC twin, on the first set.
+    """
+    def cell(values: dict[str, float] | None) -> str:
+        if not values or any(x not in values for x in sets):
+            return "-"
+        return " / ".join(f"{values[x]:.1f}" for x in sets)
+
+    def decoded(gan: Path, decoder: str) -> dict[str, float]:
+        out = {}
+        for x in sets:
+            total = _score(gan / f"decode_{x}_{decoder}")
+            if total is not None:
+                out[x] = total["error_rate"]
+        return out
+
+    def verdict(value: dict[str, float] | None, bound: float | None) -> str:
+        if not value or bound is None or sets[0] not in value:
+            return "-"
+        return "yes" if value[sets[0]] <= bound else "no"
+
+    rows = []
+    for gan in sorted((recipe_dir / "exp").glob("uasr_*")):
+        selected_path = gan / "selected.json"
+        if not selected_path.is_file():
+            continue
+        selected = json.loads(selected_path.read_text(encoding="utf-8"))["selected"]
+        twins = _rounds(gan.parent / ("supervised_" + gan.name[len("uasr_"):]) / "rounds.json")
+        ctc, generator = twins.get("supervised-ctc"), twins.get("supervised-generator")
+        self_training = list(_rounds(gan / "self_training" / "rounds.json").items())
+        last = self_training[-1][1] if len(self_training) > 1 else None
+        greedy = decoded(gan, "greedy")
+        rows.append([gan.name[len("uasr_"):], f"{selected['run']} @ {selected.get('best_update')}", cell(greedy),
+                     cell(decoded(gan, "phn6")), cell(last), cell(ctc), cell(generator),
+                     verdict(greedy, 2 * generator[sets[0]] if generator and sets[0] in generator else None),
+                     verdict(last, ctc[sets[0]] + 5 if ctc and sets[0] in ctc else None)])
+    return rows
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
@@ -177,6 +229,16 @@ def write_results(recipe_dir: str | Path, *, title: str, sets: list[str], gan_di
                       "charged to the reference token's tag, insertions to the token before them).", ""]
             lines += _table(["set", "decoder", "by", "value", "error rate % (oracle)", "ref tokens",
                              "utterances"], rows) + [""]
+    rows = pipeline_rows(recipe_dir, sets)
+    if rows:
+        lines += ["## Every pipeline run in this directory (oracle PER %)", "",
+                  f"One row per GAN sweep under `exp/uasr_<features>_<version>`, with its twins under "
+                  f"`exp/supervised_<features>_<version>`; each cell is {' / '.join(sets)}. The targets (issue 4) "
+                  f"are checked on {sets[0]}: GAN greedy PER at most twice the supervised generator twin's, and "
+                  "the last self-training round within 5 points of the supervised CTC twin.", ""]
+        lines += _table(["pipeline", "selected", "GAN greedy", "GAN + 6-gram", "self-training (last round)",
+                         "supervised CTC twin", "supervised generator twin", "GAN <= 2x twin",
+                         "self-training <= CTC twin + 5"], rows) + [""]
     for name, path in (tables or {}).items():
         path = recipe_dir / path
         if path.is_file():

@@ -28,3 +28,36 @@ def test_results_file_from_exp(tmp_path):
     assert text.startswith("# Demo\n") and "A stand-in." in text and "`./run.sh --stage 6`" in text
     assert "| 6 | gan | 60 |" in text and "**seed1** (update 7)" in text
     assert "| dev | greedy | PER | 42.50 | 200 | 50 | 20 | 15 |" in text
+
+
+def _scores(decode_dir, rate):
+    (decode_dir / "scoring").mkdir(parents=True)
+    (decode_dir / "scoring" / "scores.json").write_text(json.dumps(
+        {"metric": "PER", "total": {"error_rate": rate, "ref_tokens": 100, "sub": 1, "del": 1, "ins": 1}}))
+
+
+def _rounds(path, rounds):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([{"round": r, "per": per} for r, per in rounds]))
+
+
+def test_every_pipeline_gets_a_row_with_its_twins_and_targets(tmp_path):
+    exp = tmp_path / "exp"
+    for name, greedy, lm, st, gen in (("mfcc_v2", 90.0, 80.0, 70.0, 15.0), ("mfcc_v1", 25.0, 20.0, 8.0, 14.0)):
+        gan = exp / f"uasr_{name}"
+        for x, shift in (("dev", 0.0), ("test", 1.0)):
+            _scores(gan / f"decode_{x}_greedy", greedy + shift)
+            _scores(gan / f"decode_{x}_phn6", lm + shift)
+        (gan / "selected.json").write_text(json.dumps({"selected": {"run": "seed2", "best_update": 400}}))
+        _rounds(gan / "self_training" / "rounds.json",
+                [("0-gan", {"dev": lm, "test": lm + 1}), ("1-ctc", {"dev": st, "test": st + 1})])
+        _rounds(exp / f"supervised_{name}" / "rounds.json",
+                [("supervised-ctc", {"dev": 5.0, "test": 4.0}), ("supervised-generator", {"dev": gen, "test": gen})])
+    (exp / "uasr_ssl_v2").mkdir()  # no selected run yet: no row
+    out = write_results(tmp_path, title="Demo", sets=["dev", "test"], gan_dir="exp/uasr_mfcc_v2")
+    text = out.read_text()
+    assert "## Every pipeline run in this directory" in text and "ssl_v2" not in text
+    assert ("| mfcc_v1 | seed2 @ 400 | 25.0 / 26.0 | 20.0 / 21.0 | 8.0 / 9.0 | 5.0 / 4.0 | 14.0 / 14.0 | yes | yes |"
+            in text)
+    assert ("| mfcc_v2 | seed2 @ 400 | 90.0 / 91.0 | 80.0 / 81.0 | 70.0 / 71.0 | 5.0 / 4.0 | 15.0 / 15.0 | no | no |"
+            in text)

@@ -6,6 +6,8 @@ if [ ! -x "$MAIN_ROOT/tools/venv/bin/python" ]; then
   return 1 2>/dev/null || exit 1
 fi
 export PATH="$MAIN_ROOT/tools/venv/bin:$MAIN_ROOT/tools/kenlm/bin:$PWD/utils:$PATH"
+# this checkout's speechssl, whichever checkout the venv's editable install points to
+export PYTHONPATH="$MAIN_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export LC_ALL=C
 export PYTHONIOENCODING=UTF-8
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
