@@ -132,9 +132,11 @@ def pipeline_rows(recipe_dir: Path, sets: list[str]) -> list[list[str]]:
 
     Columns: pipeline, selected run, GAN greedy, GAN with the 6-gram, last
     self-training round, supervised CTC twin, supervised generator twin (each
-    ``dev / test ...`` in ``sets`` order), and whether the GAN's greedy PER is
+    ``dev / test ...`` in ``sets`` order); whether the GAN's greedy PER is
     at most twice the generator twin's and the last self-training round
-    within 5 points of the CTC twin, on the first set.
+    within 5 points of the CTC twin, on the first set; and the selection gap
+    (oracle PER of the chosen checkpoint minus the best validated one's, on
+    the validation set of the sweep).
     """
     def cell(values: dict[str, float] | None) -> str:
         if not values or any(x not in values for x in sets):
@@ -159,7 +161,8 @@ def pipeline_rows(recipe_dir: Path, sets: list[str]) -> list[list[str]]:
         selected_path = gan / "selected.json"
         if not selected_path.is_file():
             continue
-        selected = json.loads(selected_path.read_text(encoding="utf-8"))["selected"]
+        sweep = json.loads(selected_path.read_text(encoding="utf-8"))
+        selected, gap = sweep["selected"], sweep.get("selection_gap")
         twins = _rounds(gan.parent / ("supervised_" + gan.name[len("uasr_"):]) / "rounds.json")
         ctc, generator = twins.get("supervised-ctc"), twins.get("supervised-generator")
         self_training = list(_rounds(gan / "self_training" / "rounds.json").items())
@@ -168,7 +171,8 @@ def pipeline_rows(recipe_dir: Path, sets: list[str]) -> list[list[str]]:
         rows.append([gan.name[len("uasr_"):], f"{selected['run']} @ {selected.get('best_update')}", cell(greedy),
                      cell(decoded(gan, "phn6")), cell(last), cell(ctc), cell(generator),
                      verdict(greedy, 2 * generator[sets[0]] if generator and sets[0] in generator else None),
-                     verdict(last, ctc[sets[0]] + 5 if ctc and sets[0] in ctc else None)])
+                     verdict(last, ctc[sets[0]] + 5 if ctc and sets[0] in ctc else None),
+                     "-" if gap is None else f"{gap['gap_points']:.1f}"])
     return rows
 
 
@@ -235,10 +239,12 @@ def write_results(recipe_dir: str | Path, *, title: str, sets: list[str], gan_di
                   f"One row per GAN sweep under `exp/uasr_<features>_<version>`, with its twins under "
                   f"`exp/supervised_<features>_<version>`; each cell is {' / '.join(sets)}. The targets (issue 4) "
                   f"are checked on {sets[0]}: GAN greedy PER at most twice the supervised generator twin's, and "
-                  "the last self-training round within 5 points of the supervised CTC twin.", ""]
+                  "the last self-training round within 5 points of the supervised CTC twin; the unsupervised choice "
+                  "within 2 points of the best validated checkpoint by oracle PER (selection gap, from the sweep's "
+                  "selected.json).", ""]
         lines += _table(["pipeline", "selected", "GAN greedy", "GAN + 6-gram", "self-training (last round)",
                          "supervised CTC twin", "supervised generator twin", "GAN <= 2x twin",
-                         "self-training <= CTC twin + 5"], rows) + [""]
+                         "self-training <= CTC twin + 5", "selection gap (points)"], rows) + [""]
     for name, path in (tables or {}).items():
         path = recipe_dir / path
         if path.is_file():

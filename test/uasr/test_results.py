@@ -48,7 +48,8 @@ def test_every_pipeline_gets_a_row_with_its_twins_and_targets(tmp_path):
         for x, shift in (("dev", 0.0), ("test", 1.0)):
             _scores(gan / f"decode_{x}_greedy", greedy + shift)
             _scores(gan / f"decode_{x}_phn6", lm + shift)
-        (gan / "selected.json").write_text(json.dumps({"selected": {"run": "seed2", "best_update": 400}}))
+        (gan / "selected.json").write_text(json.dumps({"selected": {"run": "seed2", "best_update": 400},
+                                                       "selection_gap": {"gap_points": greedy / 10}}))
         _rounds(gan / "self_training" / "rounds.json",
                 [("0-gan", {"dev": lm, "test": lm + 1}), ("1-ctc", {"dev": st, "test": st + 1})])
         _rounds(exp / f"supervised_{name}" / "rounds.json",
@@ -57,7 +58,7 @@ def test_every_pipeline_gets_a_row_with_its_twins_and_targets(tmp_path):
     out = write_results(tmp_path, title="Demo", sets=["dev", "test"], gan_dir="exp/uasr_mfcc_v2")
     text = out.read_text()
     assert "## Every pipeline run in this directory" in text and "ssl_v2" not in text
-    assert ("| mfcc_v1 | seed2 @ 400 | 25.0 / 26.0 | 20.0 / 21.0 | 8.0 / 9.0 | 5.0 / 4.0 | 14.0 / 14.0 | yes | yes |"
+    assert ("| mfcc_v1 | seed2 @ 400 | 25.0 / 26.0 | 20.0 / 21.0 | 8.0 / 9.0 | 5.0 / 4.0 | 14.0 / 14.0 | yes | yes | 2.5 |"
             in text)
-    assert ("| mfcc_v2 | seed2 @ 400 | 90.0 / 91.0 | 80.0 / 81.0 | 70.0 / 71.0 | 5.0 / 4.0 | 15.0 / 15.0 | no | no |"
+    assert ("| mfcc_v2 | seed2 @ 400 | 90.0 / 91.0 | 80.0 / 81.0 | 70.0 / 71.0 | 5.0 / 4.0 | 15.0 / 15.0 | no | no | 9.0 |"
             in text)

@@ -34,7 +34,12 @@ def test_best_by_metric_not_by_oracle(tmp_path):
     table = (tmp_path / "runs.md").read_text()
     assert "| seed2 (selected) | finished | - | 100 | 100 | 25 |" in table
     assert "| seed3 | unfinished or diverged |" in table
-    assert json.loads((tmp_path / "selected.json").read_text())["selected"]["run"] == "seed2"
+    selected = json.loads((tmp_path / "selected.json").read_text())
+    assert selected["selected"]["run"] == "seed2"
+    # seed1's checkpoint had the lowest oracle PER: the unsupervised choice is 30 points worse
+    assert selected["selection_gap"] == {"selected_per_%": 60.0, "oracle_best_per_%": 30.0,
+                                         "oracle_best_run": "seed1", "oracle_best_update": 50, "gap_points": 30.0}
+    assert "the best validated checkpoint of any run 30.0 % (seed1, update 50): 30.0 points" in table
 
 
 def test_no_finished_run_is_an_error(tmp_path):
