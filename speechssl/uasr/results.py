@@ -39,37 +39,36 @@ def machine_description() -> str:
     return desc
 
 
-def stage_times(path: str | Path) -> list[tuple[str, str, float]]:
-    """(stage, description, seconds) from ``exp/stage_times.tsv``: the latest timing of each stage.
+def run_times(path: str | Path, current: str | None = None) -> list[tuple[str, list[tuple[str, str, float]]]]:
+    """Each run.sh run recorded in ``exp/stage_times.tsv``, oldest first: ``(command, [(stage, what, seconds)])``.
 
     A stage's time runs from its start to the next line (the next stage, or
-    the ``done`` line of its run), so partial reruns update only their stages.
+    the ``done`` line of its run).  Stages after the last ``done`` line belong
+    to the run now writing RESULTS.md, recorded as ``current`` when given; its
+    last stage (still running) has no time yet and is left out.
     """
     path = Path(path)
     if not path.is_file():
         return []
     rows = [line.split("\t", 2) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    latest: dict[str, tuple[str, float]] = {}
-    for cur, nxt in zip(rows, rows[1:]):
-        if cur[0] != "done":
-            latest[cur[0]] = (cur[2], float(nxt[1]) - float(cur[1]))
+    runs, stages = [], []
+    for row in rows:
+        if row[0] == "done":
+            ends = stages[1:] + [row]
+            runs.append((row[2] if len(row) == 3 else "-",
+                         [(s[0], s[2], float(e[1]) - float(s[1])) for s, e in zip(stages, ends)]))
+            stages = []
+        else:
+            stages.append(row)
+    if stages and current is not None:
+        runs.append((current, [(s[0], s[2], float(e[1]) - float(s[1])) for s, e in zip(stages, stages[1:])]))
+    return runs
 
-    def order(stage: str) -> float:
-        try:
-            return float(stage.split("-")[0])
-        except ValueError:
-            return float("inf")
 
-    return [(s, d, t) for s, (d, t) in sorted(latest.items(), key=lambda kv: order(kv[0]))]
-
-
-def recorded_runs(path: str | Path) -> list[str]:
-    """The run.sh command lines recorded (as ``done`` lines) in ``exp/stage_times.tsv``, oldest first."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    rows = [line.split("\t", 2) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r[2] for r in rows if r[0] == "done" and len(r) == 3]
+def main_run(runs: list[tuple[str, list[tuple[str, str, float]]]]):
+    """The latest run that started from the corpus (stage 0-1), else the latest run; None when none."""
+    full = [r for r in runs if r[1] and r[1][0][0] == "0-1"]
+    return (full or runs or [None])[-1]
 
 
 def _scores_path(decode_dir: Path) -> Path | None:
@@ -196,17 +195,24 @@ def write_results(recipe_dir: str | Path, *, title: str, sets: list[str], gan_di
     exp = recipe_dir / "exp"
     gan = recipe_dir / gan_dir
     lines = [f"# {title}", ""]
-    runs = recorded_runs(exp / "stage_times.tsv") + ([command] if command else [])
+    timed = run_times(exp / "stage_times.tsv", command)
+    runs = [c for c, _ in timed]
     lines += [f"- date: {datetime.date.today().isoformat()}", f"- machine: {machine_description()}",
               "- runs that produced these outputs (oldest first): " + ("; ".join(f"`{r}`" for r in runs) or "-"),
               ""]
     lines += list(notes) + ([""] if notes else [])
 
-    times = stage_times(exp / "stage_times.tsv")
-    if times:
-        lines += ["## Time per stage", ""]
-        lines += _table(["stage", "what", "seconds"], [[s, d, f"{t:.0f}"] for s, d, t in times])
-        lines += ["", f"Total: {sum(t for _, _, t in times) / 60:.1f} min.", ""]
+    main = main_run(timed)
+    if main is not None and main[1]:
+        lines += ["## Time per stage", "", f"Run: `{main[0]}`", ""]
+        lines += _table(["stage", "what", "seconds"], [[s, d, f"{t:.0f}"] for s, d, t in main[1]])
+        lines += ["", f"Total: {sum(t for _, _, t in main[1]) / 60:.1f} min.", ""]
+        others = [r for r in timed if r is not main and r[1]]
+        if others:
+            lines += ["Other runs recorded in `exp/stage_times.tsv` (oldest first):", ""]
+            lines += _table(["run", "stages", "minutes"],
+                            [[f"`{c}`", f"{st[0][0]} to {st[-1][0]}", f"{sum(t for _, _, t in st) / 60:.1f}"]
+                             for c, st in others]) + [""]
 
     if (gan / "runs.md").is_file():
         selected = json.loads((gan / "selected.json").read_text(encoding="utf-8"))["selected"]
@@ -252,7 +258,8 @@ def write_results(recipe_dir: str | Path, *, title: str, sets: list[str], gan_di
             lines += path.read_text(encoding="utf-8").rstrip("\n").splitlines() + [""]
     benches = sorted((exp / "bench").glob("*.md"))
     if benches:
-        lines += ["## Benchmarks", "", "Written by `bench/run_uasr_frontend.sh`; each names its command, date and machine.", ""]
+        lines += ["## Benchmarks", "", "Written by the scripts `bench/run_uasr_frontend.sh` and `bench/run_uasr_peer.sh`; "
+                  "each names its command, date and machine.", ""]
         for b in benches:
             lines += b.read_text(encoding="utf-8").rstrip("\n").splitlines() + [""]
     out = recipe_dir / "RESULTS.md"

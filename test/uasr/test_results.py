@@ -3,14 +3,21 @@ from __future__ import annotations
 
 import json
 
-from speechssl.uasr.results import stage_times, write_results
+from speechssl.uasr.results import main_run, run_times, write_results
 
 
-def test_stage_times_keep_the_latest_timing_of_each_stage(tmp_path):
+def test_run_times_split_the_runs_and_time_each_stage(tmp_path):
     tsv = tmp_path / "stage_times.tsv"
-    tsv.write_text("0-1\t100\tdata\n2\t130\tvad\ndone\t150\tstages 0 to 2\n"
-                   "2\t200\tvad again\ndone\t205\tstages 2 to 2\n")
-    assert stage_times(tsv) == [("0-1", "data", 30.0), ("2", "vad again", 5.0)]
+    tsv.write_text("0-1\t100\tdata\n2\t130\tvad\ndone\t150\t./run.sh\n"
+                   "2\t200\tvad again\ndone\t205\t./run.sh --stage 2 --stop_stage 2\n"
+                   "5\t300\ttransform v1\n6\t310\tgan v1\n")
+    runs = run_times(tsv, current="./run.sh --stage 5 --uasr v1")
+    assert runs == [("./run.sh", [("0-1", "data", 30.0), ("2", "vad", 20.0)]),
+                    ("./run.sh --stage 2 --stop_stage 2", [("2", "vad again", 5.0)]),
+                    ("./run.sh --stage 5 --uasr v1", [("5", "transform v1", 10.0)])]   # stage 6 still running
+    assert main_run(runs)[0] == "./run.sh"        # the latest run from the corpus, not the latest run
+    assert main_run(runs[1:])[0] == "./run.sh --stage 5 --uasr v1"
+    assert run_times(tmp_path / "missing.tsv") == [] and main_run([]) is None
 
 
 def test_results_file_from_exp(tmp_path):
@@ -26,7 +33,7 @@ def test_results_file_from_exp(tmp_path):
                         notes=["A stand-in."])
     text = out.read_text()
     assert text.startswith("# Demo\n") and "A stand-in." in text and "`./run.sh --stage 6`" in text
-    assert "| 6 | gan | 60 |" in text and "**seed1** (update 7)" in text
+    assert "Run: `./run.sh --stage 6`" in text and "| 6 | gan | 60 |" in text and "**seed1** (update 7)" in text
     assert "| dev | greedy | PER | 42.50 | 200 | 50 | 20 | 15 |" in text
 
 
