@@ -175,6 +175,35 @@ def pipeline_rows(recipe_dir: Path, sets: list[str]) -> list[list[str]]:
     return rows
 
 
+def method_rows(recipe_dir: Path, sets: list[str]) -> list[list[str]]:
+    """One row per way of getting round-0 labels without transcripts, self-training included: the GAN sweeps
+    ``exp/uasr_<feat>_<version>`` and the decipherment runs ``exp/decipher_<feat>``.
+
+    Columns: method, features, round-0 labels, the last self-training round and
+    the supervised CTC twin of those features (each ``dev / test ...``).
+    """
+    def cell(values: dict[str, float] | None) -> str:
+        if not values or any(x not in values for x in sets):
+            return "-"
+        return " / ".join(f"{values[x]:.1f}" for x in sets)
+
+    rows = []
+    for kind, pattern in (("GAN", "uasr_*"), ("decipherment (trigram HMM, no GAN)", "decipher_*")):
+        for d in sorted((recipe_dir / "exp").glob(pattern)):
+            rounds = list(_rounds(d / "self_training" / "rounds.json").items())
+            if not rounds:
+                continue
+            name = d.name.split("_", 1)[1]
+            feat = name.rsplit("_", 1)[0] if kind == "GAN" else name
+            twins = [_rounds(p / "rounds.json").get("supervised-ctc")
+                     for p in sorted((recipe_dir / "exp").glob(f"supervised_{feat}_*"))]
+            twin = next((t for t in twins if t), None)
+            label = f"{kind} {name.rsplit('_', 1)[1]}" if kind == "GAN" else kind
+            rows.append([label, feat, f"{rounds[0][0]}: {cell(rounds[0][1])}",
+                         f"{rounds[-1][0]}: {cell(rounds[-1][1])}" if len(rounds) > 1 else "-", cell(twin)])
+    return rows
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
@@ -251,6 +280,13 @@ def write_results(recipe_dir: str | Path, *, title: str, sets: list[str], gan_di
         lines += _table(["pipeline", "selected", "GAN greedy", "GAN + 6-gram", "self-training (last round)",
                          "supervised CTC twin", "supervised generator twin", "GAN <= 2x twin",
                          "self-training <= CTC twin + 5", "selection gap (points)"], rows) + [""]
+    rows = method_rows(recipe_dir, sets)
+    if len(rows) > 1:
+        lines += ["## Unsupervised methods side by side (oracle PER %)", "",
+                  f"Labels learnt without transcripts (round 0) and after self-training, beside the supervised CTC "
+                  f"twin of the same features; each cell is {' / '.join(sets)}.", ""]
+        lines += _table(["method", "features", "round 0", "self-training (last round)", "supervised CTC twin"],
+                        rows) + [""]
     for name, path in (tables or {}).items():
         path = recipe_dir / path
         if path.is_file():

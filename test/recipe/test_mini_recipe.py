@@ -35,6 +35,7 @@ def recipe(tmp_path_factory, repo_root):
     shutil.copy(tiny / "standin_tiny.yaml", d / "conf" / "standin.yaml")
     shutil.copy(tiny / "uasr_tiny.yaml", d / "conf" / "uasr_v2.yaml")
     shutil.copy(tiny / "ctc_tiny.yaml", d / "conf" / "ctc.yaml")
+    shutil.copy(tiny / "decipher_tiny.yaml", d / "conf" / "decipher.yaml")
     # exercise the generic paths real corpora take: references written from the transcripts through the
     # text-side lexicon (the stand-in's spoken phones are not used), and error rates per speaker
     with open(d / "conf" / "run.conf", "a") as f:
@@ -88,11 +89,15 @@ def test_every_stage_produced_valid_outputs(recipe, finished):
     assert (gan / "seed1" / "curves.png").stat().st_size > 0
     rounds = json.loads((gan / "self_training" / "rounds.json").read_text())
     assert [r["round"] for r in rounds] == ["0-gan", "1-ctc"]
+    rounds = json.loads((recipe / "exp" / "decipher_mfcc" / "self_training" / "rounds.json").read_text())
+    assert [r["round"] for r in rounds] == ["0-decipher", "1-ctc"]
+    assert all(0 <= r["per"][x] for r in rounds for x in ("dev_clean_2", "test_clean_2"))
     twins = json.loads((recipe / "exp" / "supervised_mfcc_v2" / "rounds.json").read_text())
     assert [r["round"] for r in twins] == ["supervised-ctc", "supervised-generator"]
     results = (recipe / "RESULTS.md").read_text()
     for heading in ("## Time per stage", "## GAN seed sweep", "## GAN (selected seed): error rates",
-                    "## GAN (selected seed): error rates by group", "## Self-training", "## Supervised twins"):
+                    "## GAN (selected seed): error rates by group", "## Self-training", "## Supervised twins",
+                    "## Self-training from decipherment", "## Unsupervised methods side by side"):
         assert heading in results, heading
     assert "| dev_clean_2 | phn6 | PER |" in results and "| test_clean_2 | word4 | WER |" in results
     assert (recipe / "RESULTS.curves.png").stat().st_size > 0

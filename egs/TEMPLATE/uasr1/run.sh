@@ -44,6 +44,8 @@ gan_opts=                       # stage 6: extra train_uasr options, e.g. "--max
 decode_config=conf/decode.yaml  # stage 7: phone-LM beam search and word decoding options
 ctc_config=conf/ctc.yaml        # stages 8-9: CTC model of self-training and of the supervised twins
 st_rounds=1                     # stage 8: self-training rounds (CTC trained on the previous round's labels)
+decipher_config=                # stage 8: e.g. conf/decipher.yaml: also self-train from trigram-HMM decipherment labels (no GAN)
+decipher_opts=                  # stage 8: extra decipher_units options, e.g. "--em-iters 50 --dims 0" (--dims 0 for SSL features)
 results_tables=                 # stage 11: more markdown tables for RESULTS.md, "Title=file.md" items separated by ";"
 results_title="UASR on $(basename "$(dirname "$PWD")")" # stage 11: heading of RESULTS.md
 run_args="$*"
@@ -163,11 +165,9 @@ frames=dump/$feat                      # frame-level features (CTC input)
 labels_opts="--config $decode_config --decoder beam --lm data/text/lm.phones.6.bin --num-threads 1 --redo $redo"
 eval_sets() { for x in $dev_set $test_sets; do echo "--set $x=$1/$x${2:-} --ref $x=data/$x/$ref_table"; done; }
 
-if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
-  st=$gan/self_training
-  stage_start 8 "self-training: $st_rounds round(s) of CTC on pseudo-labels, round 0 from the selected GAN"
-  python -m speechssl.bin.pseudo_label $labels_opts --round 0-gan --rounds-dir $st \
-    --set $train_set=dump/${feat}_$uasr/$train_set $(eval_sets dump/${feat}_$uasr) $(ckpt_of $gan/selected.json) $st/round0
+# self-training rounds 1..$st_rounds in $1: CTC on frames, trained on the previous round's labels
+self_train() {
+  local st=$1 r prev
   for r in $(seq 1 $st_rounds); do
     prev=$st/round$((r - 1))
     $train_cmd $st/log/ctc_round$r.log \
@@ -179,6 +179,22 @@ if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
       --set $train_set=$frames/$train_set$feat_sub $(eval_sets $frames $feat_sub) \
       $st/ctc_round$r/checkpoint_best.pt $st/round$r
   done
+}
+
+dec=exp/decipher_$feat/self_training
+if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
+  st=$gan/self_training
+  stage_start 8 "self-training: $st_rounds round(s) of CTC on pseudo-labels, round 0 from the selected GAN${decipher_config:+ and, in $dec, from decipherment}"
+  python -m speechssl.bin.pseudo_label $labels_opts --round 0-gan --rounds-dir $st \
+    --set $train_set=dump/${feat}_$uasr/$train_set $(eval_sets dump/${feat}_$uasr) $(ckpt_of $gan/selected.json) $st/round0
+  self_train $st
+  if [ -n "$decipher_config" ]; then  # the same rounds from labels learnt without the GAN
+    $train_cmd --num-threads $nj $dec/log/decipher.log \
+      python -m speechssl.bin.decipher_units --config $decipher_config --num-threads $nj --redo $redo $decipher_opts \
+        --text-dir data/text --train $train_set=$frames/$train_set$feat_sub $(eval_sets $frames $feat_sub) \
+        --round 0-decipher --rounds-dir $dec $dec/round0
+    self_train $dec
+  fi
 fi
 
 if [ $stage -le 9 ] && [ $stop_stage -ge 9 ]; then
@@ -228,6 +244,7 @@ if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
     --tables "$results_tables" \
     --gan-dir $gan --command "./run.sh $run_args" \
     --table "Self-training (oracle PER % by round)=$gan/self_training/rounds.md" \
+    --table "Self-training from decipherment, without the GAN (oracle PER % by round)=$dec/rounds.md" \
     --table "Supervised twins: upper bounds trained with labels (oracle PER %)=exp/supervised_${feat}_$uasr/rounds.md" \
     --note "The stand-in corpus is synthesized speech (espeak-ng): these numbers show what the pipeline does, not how a method performs on real speech. PER against reference phones is an oracle measurement; no stage trains or selects on it."
 fi

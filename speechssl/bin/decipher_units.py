@@ -1,0 +1,206 @@
+"""Unsupervised phone labels by decipherment: segment the audio, cluster the segments into units, and learn
+P(unit | phone) by EM under the unpaired text's phone trigram (speechssl.uasr.decipher).
+
+Example (round 0 of self-training from decipherment instead of the GAN)::
+
+    python -m speechssl.bin.decipher_units --config conf/decipher.yaml --text-dir data/text \\
+        --train train=dump/mfcc/train --set dev=dump/mfcc/dev --set test=dump/mfcc/test \\
+        --ref dev=data/dev/utt2phones --ref test=data/test/utt2phones \\
+        --round 0-decipher exp/decipher_mfcc/round0
+
+Input features are frame level (dump/<feat>/<set>); the segmentation compares
+the first --dims dimensions (13: the static cepstra of 39-dim MFCC; 0: all).
+
+Writes into OUT_DIR:
+  model.npz        the unit inventory (standardisation, whitening, centroids) and P(unit | phone)
+  tokens.txt       the phone order of the emission rows
+  NAME/utt2pseudo  for the training set and every --set: one phone per segment, repeats merged, <SIL> kept
+  NAME/utt2bounds  the segment boundaries in frames (utt 0 b1 ... num_frames)
+  NAME/scoring/    with --ref NAME=utt2phones: the oracle PER (never used for any choice)
+  curves.png, tensorboard/, log/decipher.log, log/metrics.jsonl: log-likelihood per unit by EM iteration
+With --round the PERs become a row of ROUNDS_DIR/rounds.{json,md}.  EM saves
+its state after every iteration: a killed run resumes there; a done-marker
+records the options and inputs, so a rerun skips finished work and a changed
+configuration is refused unless --redo true.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from speechssl.bin.pseudo_label import parse_pairs
+from speechssl.data.scp import write_table
+from speechssl.trainers.curves import CurveLogger
+from speechssl.uasr.data import FEATS_SCP, FeatureSet, PhoneText, PhoneVocab
+from speechssl.uasr.decipher import DecipherConfig, TrigramHMM, UnitInventory, phone_trigram
+from speechssl.uasr.pseudo_label import LABEL_TABLE, read_phone_table, score_labels, update_rounds_table, \
+    write_label_table
+from speechssl.uasr.segmentation import SegmentationConfig, segment_thirds, spectral_boundaries
+from speechssl.utils.atomic import atomic_write
+from speechssl.utils.cli import add_config_option, parse_args
+from speechssl.utils.errors import SpeechSSLError, cli_main
+from speechssl.utils.log import get_logger, setup_logging
+from speechssl.utils.stage import StageMarker
+
+log = get_logger(__name__)
+STATE = "em_state.pt"
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out_dir", help="output directory")
+    p.add_argument("--train", required=True, metavar="NAME=FEATS_DIR", help="frame features EM learns from")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=FEATS_DIR",
+                   help="another feature directory to label (repeatable)")
+    p.add_argument("--ref", dest="refs", action="append", default=[], metavar="NAME=UTT2PHONES",
+                   help="references of set NAME for the oracle PER (repeatable; never used for learning)")
+    p.add_argument("--text-dir", required=True, help="directory of dict.phn.txt and phones_sil.txt (stage 3)")
+    for f in dataclasses.fields(SegmentationConfig):
+        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
+                       help=f"segmentation: {f.name} (default {f.default})")
+    for f in dataclasses.fields(DecipherConfig):
+        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
+                       help=f"units and EM: {f.name} (default {f.default})")
+    p.add_argument("--round", default="", help="name of this round in the rounds table (e.g. 0-decipher)")
+    p.add_argument("--rounds-dir", default="", help="directory of rounds.json/rounds.md (default: OUT_DIR's parent)")
+    p.add_argument("--num-threads", type=int, default=0, help="CPU threads of torch (0: torch's default)")
+    p.add_argument("--redo", choices=("false", "true"), default="false", help="discard outputs made with other "
+                   "options or inputs")
+    p.add_argument("--log-level", default="INFO", help="logging level")
+    return p
+
+
+def segment_set(name: str, feats_dir: Path, seg: SegmentationConfig) -> tuple[list[str], list[np.ndarray],
+                                                                                  list[np.ndarray]]:
+    """Utterance ids, boundaries and segment vectors of one feature directory."""
+    fs = FeatureSet(feats_dir)
+    if seg.dims > fs.dim:
+        raise SpeechSSLError(f"{feats_dir}: features have {fs.dim} dimensions; --dims {seg.dims} asks for more")
+    bounds, vectors = [], []
+    for m in tqdm(fs.feats, desc=f"segment {name}", unit="utt", leave=False):
+        b = spectral_boundaries(m, seg)
+        bounds.append(b)
+        vectors.append(segment_thirds(m, b))
+    n_seg = sum(len(v) for v in vectors)
+    frames = sum(len(m) for m in fs.feats)
+    log.info("%s: %d utterances, %d segments (%.1f per utterance, %.1f frames each)", name, len(fs.utts), n_seg,
+             n_seg / len(fs.utts), frames / n_seg)
+    return list(fs.utts), bounds, vectors
+
+
+def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, out_dir: Path, digest: str
+           ) -> torch.Tensor:
+    """EM with its state saved after every iteration; resumes from a state of the same run."""
+    state_path = out_dir / STATE
+    curves = CurveLogger(out_dir)
+    start, emis = 0, None
+    if state_path.is_file():
+        state = torch.load(state_path, weights_only=True)
+        if state["digest"] == digest:
+            start, emis = int(state["iteration"]), state["emis"]
+            log.info("resuming EM after iteration %d (%s)", start, state_path)
+        else:
+            log.warning("%s belongs to another configuration; starting EM afresh", state_path)
+    curves.truncate_after(start)
+    n_units = cfg.n_units
+    if start >= cfg.em_iters:
+        return emis
+    total = sum(len(u) for u in units)
+    bar = tqdm(total=cfg.em_iters, initial=start, desc="EM", unit="iter")
+
+    def on_iter(it: int, loglik: float, new: torch.Tensor) -> None:
+        per_unit = loglik / total
+        usage = float((new.argmax(0).bincount(minlength=hmm.n_phones) > 0).float().mean())
+        log.info("EM iteration %d: log-likelihood %.1f (%.4f per unit), phones owning a unit %.2f",
+                 it, loglik, per_unit, usage)
+        curves.log("train", it, {"loglik_per_unit": per_unit, "phone_usage": usage})
+        with atomic_write(state_path, "wb") as f:
+            torch.save({"digest": digest, "iteration": it, "emis": new}, f)
+        bar.update(1)
+
+    emis = hmm.fit_emissions(units, n_units, cfg, on_iter=on_iter, start=start, emis=emis)
+    bar.close()
+    curves.plot()
+    curves.close()
+    return emis
+
+
+@cli_main
+def main(argv=None) -> int:
+    args = parse_args(add_config_option(get_parser()), argv)
+    if args.num_threads > 0:
+        torch.set_num_threads(args.num_threads)
+    out_dir = Path(args.out_dir)
+    setup_logging(args.log_level, out_dir / "log" / "decipher.log")
+    seg = SegmentationConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(SegmentationConfig)})
+    cfg = DecipherConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DecipherConfig)})
+    seg.check()
+    cfg.check()
+    train = parse_pairs([args.train], "--train")
+    sets = {**train, **parse_pairs(args.sets, "--set")}
+    if len(sets) != len(args.sets) + 1:
+        raise SpeechSSLError("--set repeats the name of --train")
+    refs = parse_pairs(args.refs, "--ref")
+    unknown = sorted(set(refs) - set(sets))
+    if unknown:
+        raise SpeechSSLError(f"--ref {unknown[0]}: no --train or --set of that name")
+    text_dir = Path(args.text_dir)
+    inputs = [text_dir / "dict.phn.txt", text_dir / "phones_sil.txt"] + [d / FEATS_SCP for d in sets.values()]
+    options = {"segmentation": dataclasses.asdict(seg), "decipher": dataclasses.asdict(cfg), "sets": sorted(sets)}
+    marker = StageMarker(out_dir / ".done.decipher.json", "decipher_units", options, inputs)
+    outputs = [out_dir / "model.npz"] + [out_dir / n / LABEL_TABLE for n in sets]
+    if marker.needs_run(outputs, redo=args.redo == "true"):
+        if args.redo == "true":
+            (out_dir / STATE).unlink(missing_ok=True)
+        summary = decipher(sets, next(iter(train)), text_dir, seg, cfg, out_dir, marker.digest)
+        marker.write(outputs, summary)
+    per = {}
+    for name, ref in refs.items():
+        per[name] = score_labels(read_phone_table(out_dir / name / LABEL_TABLE), read_phone_table(ref),
+                                 out_dir / name / "scoring")["per"]
+        log.info("%s: oracle PER %.2f%%", name, per[name])
+    if args.round:
+        row = {"round": args.round, "model": "decipher", "checkpoint": str(out_dir / "model.npz"),
+               "decoder": f"trigram HMM posteriors ({cfg.n_units} units)", "per": per,
+               "references": sorted({Path(r).name for r in refs.values()})}
+        update_rounds_table(Path(args.rounds_dir) if args.rounds_dir else out_dir.parent, row)
+    return 0
+
+
+def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: SegmentationConfig, cfg: DecipherConfig,
+             out_dir: Path, digest: str) -> dict:
+    """Segment every set, fit units and emissions on the training set, label every set; returns a summary."""
+    vocab = PhoneVocab.from_dict_file(text_dir / "dict.phn.txt")
+    text = PhoneText(text_dir / "phones_sil.txt", vocab)
+    segmented = {name: segment_set(name, d, seg) for name, d in sets.items()}
+    train_vectors = np.concatenate(segmented[train_name][2])
+    torch.manual_seed(cfg.seed)
+    inventory = UnitInventory.fit(train_vectors, cfg)
+    units = {name: [inventory.assign(v) for v in vectors] for name, (_, _, vectors) in segmented.items()}
+    used = np.unique(np.concatenate(units[train_name])).size
+    log.info("unit inventory: %d of %d units used by %s", used, cfg.n_units, train_name)
+    hmm = TrigramHMM(phone_trigram(text.sentences, len(vocab), cfg.backoff), cfg.stay)
+    emis = run_em(hmm, units[train_name], cfg, out_dir, digest)
+    with atomic_write(out_dir / "model.npz", "wb") as f:
+        np.savez(f, emissions=emis.numpy(), **inventory.state_dict(),
+                 segmentation=np.array(repr(dataclasses.asdict(seg))))
+    with atomic_write(out_dir / "tokens.txt") as f:
+        f.write("".join(t + "\n" for t in vocab.tokens))
+    summary = {}
+    for name, (utts, bounds, _) in segmented.items():
+        phones = hmm.decode(emis, units[name], cfg.batch_size)
+        (out_dir / name).mkdir(parents=True, exist_ok=True)
+        write_label_table(out_dir / name / LABEL_TABLE, {u: vocab.decode(p) for u, p in zip(utts, phones)})
+        write_table(out_dir / name / "utt2bounds", ((u, " ".join(map(str, b))) for u, b in zip(utts, bounds)))
+        summary[name] = {"utterances": len(utts), "segments": int(sum(len(b) - 1 for b in bounds))}
+    return summary
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""Unsupervised segmentation and trigram-HMM decipherment (speechssl.uasr.segmentation, .decipher,
+speechssl.bin.decipher_units)."""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import shutil
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import pytest
+import torch
+
+from speechssl.bin import decipher_units
+from speechssl.data.scp import read_dict
+from speechssl.uasr.decipher import DecipherConfig, TrigramHMM, UnitInventory, phone_trigram
+from speechssl.uasr.segmentation import SegmentationConfig, boundary_scores, segment_thirds, spectral_boundaries
+from speechssl.utils.errors import SpeechSSLError
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+PHONES = ["a", "b", "c", "d", "e", "<SIL>"]
+# a sparse phone grammar: each phone has two likely successors, so the text pins down which phone is which
+GRAMMAR = np.array([[0.0, 0.7, 0.0, 0.3, 0.0, 0.0],
+                    [0.0, 0.0, 0.8, 0.0, 0.0, 0.2],
+                    [0.5, 0.0, 0.0, 0.0, 0.5, 0.0],
+                    [0.0, 0.6, 0.0, 0.0, 0.4, 0.0],
+                    [0.9, 0.0, 0.0, 0.0, 0.0, 0.1],
+                    [0.6, 0.0, 0.0, 0.4, 0.0, 0.0]])
+
+
+def sample_sentences(rng: np.random.Generator, n: int, length: tuple[int, int] = (6, 14)) -> list[list[int]]:
+    out = []
+    for _ in range(n):
+        s = [int(rng.choice(len(PHONES), p=GRAMMAR[-1]))]
+        for _ in range(int(rng.integers(*length)) - 1):
+            s.append(int(rng.choice(len(PHONES), p=GRAMMAR[s[-1]])))
+        out.append(s)
+    return out
+
+
+def steps(rng: np.random.Generator, n_segments: int, dim: int = 13, noise: float = 0.05):
+    """Piecewise-constant features: segments of 5-11 frames with random means; returns feats and boundaries."""
+    lengths = rng.integers(5, 12, size=n_segments)
+    means = rng.normal(size=(n_segments, dim)) * 2
+    feats = np.repeat(means, lengths, axis=0) + noise * rng.normal(size=(lengths.sum(), dim))
+    return feats.astype(np.float32), np.concatenate([[0], np.cumsum(lengths)])
+
+
+def test_spectral_boundaries_find_the_steps():
+    rng = np.random.default_rng(0)
+    hyp, ref = [], []
+    for _ in range(20):
+        feats, gold = steps(rng, 12)
+        b = spectral_boundaries(feats, SegmentationConfig(shift=0, prominence=0.5))
+        assert b[0] == 0 and b[-1] == len(feats) and np.all(np.diff(b) >= 3)
+        hyp.append(list(b[1:-1]))
+        ref.append(list(gold[1:-1]))
+    scores = boundary_scores(hyp, ref, tolerance=1)
+    assert scores["precision"] > 0.9 and scores["recall"] > 0.9, scores
+    with pytest.raises(SpeechSSLError, match="empty"):
+        spectral_boundaries(np.zeros((0, 13)), SegmentationConfig())
+
+
+def test_shift_moves_every_inner_boundary():
+    feats, _ = steps(np.random.default_rng(1), 8)
+    b0 = spectral_boundaries(feats, SegmentationConfig(shift=0))
+    b1 = spectral_boundaries(feats, SegmentationConfig(shift=1))
+    assert list(b1[1:-1]) == [t + 1 for t in b0[1:-1]]
+
+
+def test_segment_thirds_and_boundary_scores():
+    feats = np.arange(12, dtype=np.float32).reshape(6, 2)      # rows [0,1], [2,3], ..., [10,11]
+    out = segment_thirds(feats, np.array([0, 6]))
+    assert out.shape == (1, 6)
+    np.testing.assert_allclose(out[0], [1, 2, 5, 6, 9, 10])     # means of rows 0-1, 2-3, 4-5
+    one = segment_thirds(feats, np.array([0, 1, 6]))
+    np.testing.assert_allclose(one[0], [0, 1, 0, 1, 0, 1])      # a one-frame segment repeats its frame
+    s = boundary_scores([[5, 10, 20]], [[4, 11, 30, 40]], tolerance=1)
+    assert (s["precision"], s["recall"]) == (2 / 3, 0.5)
+    assert math.isclose(s["f1"], 2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
+    perfect = boundary_scores([[3, 7]], [[3, 7]])
+    assert perfect["r_value"] == 1.0 and perfect["f1"] == 1.0
+
+
+def test_trigram_rows_are_distributions():
+    p = phone_trigram([[0, 1, 2], [2, 1]], 3)
+    assert p.shape == (4, 4, 4)
+    np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-9)
+    assert p[3, 3, 0] > p[3, 3, 1]                               # sentences start with 0 or 2, never 1
+    with pytest.raises(SpeechSSLError, match="no sentences"):
+        phone_trigram([], 3)
+
+
+def _brute_force(trigram, emis, units, stay):
+    """Sum over every phone sequence and stay decision, straight from the model's definition."""
+    v, bnd = trigram.shape[0] - 1, trigram.shape[0] - 1
+    total, post = 0.0, np.zeros((len(units), v))
+    for phones in itertools.product(range(v), repeat=len(units)):
+        for stays in itertools.product((False, True), repeat=len(units) - 1):
+            if any(s and phones[t + 1] != phones[t] for t, s in enumerate(stays)):
+                continue
+            hist, p = (bnd, bnd), 1.0
+            for t, (y, u) in enumerate(zip(phones, units)):
+                if t and stays[t - 1]:
+                    p *= stay
+                else:
+                    p *= (1 - stay if t else 1.0) * trigram[hist[0], hist[1], y]
+                    hist = (hist[1], y)
+                p *= emis[y, u]
+            p *= trigram[hist[0], hist[1], bnd]
+            total += p
+            post[np.arange(len(units)), phones] += p
+    return math.log(total), post / total
+
+
+@pytest.mark.parametrize("stay", [0.0, 0.3])
+def test_forward_backward_matches_enumeration(stay):
+    rng = np.random.default_rng(2)
+    trigram = phone_trigram([list(rng.integers(0, 3, size=5)) for _ in range(10)], 3)
+    emis = rng.random((3, 4)) + 0.1
+    emis /= emis.sum(1, keepdims=True)
+    hmm = TrigramHMM(trigram, stay)
+    batch = [np.array([0, 3, 1, 1]), np.array([2, 0]), np.array([1, 2, 3])]  # batched by length, returned in order
+    ll, post = hmm.posteriors(torch.tensor(emis, dtype=torch.float32), batch, batch_size=2)
+    want = [_brute_force(trigram, emis, u, stay) for u in batch]
+    assert math.isclose(ll, sum(w[0] for w in want), rel_tol=1e-4)
+    for got, (_, p) in zip(post, want):
+        np.testing.assert_allclose(got.numpy(), p, atol=1e-4)
+
+
+def test_em_deciphers_a_noisy_substitution_cipher():
+    """Units are a hidden many-to-one code of the phones (two units per phone, 10 % noise): EM with the text's
+    trigram recovers the key from unpaired data, and the likelihood never falls."""
+    rng = np.random.default_rng(3)
+    v, k = len(PHONES), 2 * len(PHONES)
+    text = sample_sentences(rng, 3000)
+    truth = sample_sentences(rng, 400)
+    units = []
+    for s in truth:
+        u = 2 * np.array(s) + rng.integers(0, 2, size=len(s))
+        noise = rng.random(len(s)) < 0.1
+        u[noise] = rng.integers(0, k, size=noise.sum())
+        units.append(u)
+    hmm = TrigramHMM(phone_trigram(text, v), stay=0.0)
+    cfg = DecipherConfig(n_units=k, em_iters=25, seed=1)
+    lls = []
+    emis = hmm.fit_emissions(units, k, cfg, on_iter=lambda it, ll, e: lls.append(ll))
+    assert all(b >= a - 1e-3 * abs(a) for a, b in zip(lls, lls[1:])), lls
+    decoded = [p for p, _ in zip(hmm.posteriors(emis, units, 64)[1], units)]
+    accuracy = np.mean(np.concatenate([p.argmax(1).numpy() == np.array(s) for p, s in zip(decoded, truth)]))
+    assert accuracy > 0.93, accuracy
+    # resuming after iteration 10 gives what the uninterrupted run gave
+    first = hmm.fit_emissions(units, k, DecipherConfig(n_units=k, em_iters=10, seed=1))
+    resumed = hmm.fit_emissions(units, k, cfg, start=10, emis=first)
+    torch.testing.assert_close(resumed, emis)
+
+
+def test_unit_inventory_is_seeded_and_checks_its_size():
+    x = np.random.default_rng(4).normal(size=(500, 9)).astype(np.float32)
+    cfg = DecipherConfig(n_units=8, pca_dim=4, kmeans_iters=5, seed=7)
+    a, b = UnitInventory.fit(x, cfg), UnitInventory.fit(x, cfg)
+    np.testing.assert_array_equal(a.assign(x), b.assign(x))
+    assert a.project(x).shape == (500, 4) and set(a.assign(x)) <= set(range(8))
+    with pytest.raises(SpeechSSLError, match="lower n_units"):
+        UnitInventory.fit(x[:5], cfg)
+
+
+# ---- the stage program on feature directories ----
+
+def _write_set(d: Path, rng, sentences, means) -> None:
+    d.mkdir(parents=True)
+    refs, frames = {}, {}
+    with kaldiio.WriteHelper(f"ark,scp:{d / 'feats.ark'},{d / 'feats.scp'}") as w:
+        for i, s in enumerate(sentences):
+            utt = f"{d.name}{i:03d}"
+            ids = np.repeat(s, rng.integers(5, 10, size=len(s)))
+            w(utt, (means[ids] + 0.2 * rng.normal(size=(len(ids), means.shape[1]))).astype(np.float32))
+            refs[utt], frames[utt] = " ".join(PHONES[p] for p in s), len(ids)
+    (d / "utt2num_frames").write_text("".join(f"{u} {n}\n" for u, n in frames.items()))
+    (d / "utt2phones").write_text("".join(f"{u} {r}\n" for u, r in refs.items()))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("decipher")
+    rng = np.random.default_rng(5)
+    means = 3 * rng.normal(size=(len(PHONES), 13))
+    (root / "text").mkdir()
+    (root / "text/dict.phn.txt").write_text("".join(f"{p} 1\n" for p in PHONES))
+    (root / "text/phones_sil.txt").write_text(
+        "".join(" ".join(PHONES[p] for p in s) + "\n" for s in sample_sentences(rng, 2000)))
+    _write_set(root / "train", rng, sample_sentences(rng, 150), means)
+    _write_set(root / "dev", rng, sample_sentences(rng, 20), means)
+    return root
+
+
+def _args(corpus: Path, out: Path, *extra: str) -> list[str]:
+    return [str(out), "--text-dir", str(corpus / "text"), "--train", f"train={corpus / 'train'}",
+            "--set", f"dev={corpus / 'dev'}", "--ref", f"dev={corpus / 'dev/utt2phones'}",
+            "--n-units", "24", "--pca-dim", "16", "--em-iters", "15", "--stay", "0.1", "--round", "0-decipher", *extra]
+
+
+def test_decipher_units_labels_every_set_and_is_resumable(corpus, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "dec" / "round0"
+    assert decipher_units.main(_args(corpus, out)) == 0
+    vocab = set(PHONES)
+    for name in ("train", "dev"):
+        labels = read_dict(out / name / "utt2pseudo", allow_empty_value=True)
+        assert set(labels) == set(read_dict(corpus / name / "feats.scp"))
+        assert all(set(v.split()) <= vocab for v in labels.values())
+        bounds = read_dict(out / name / "utt2bounds")
+        frames = read_dict(corpus / name / "utt2num_frames")
+        assert all(b.split()[0] == "0" and b.split()[-1] == frames[u] for u, b in bounds.items())
+    rows = json.loads((tmp_path / "dec" / "rounds.json").read_text())
+    assert rows[0]["round"] == "0-decipher" and rows[0]["model"] == "decipher"
+    # well-separated phones and a sparse grammar: decipherment must get most of them right
+    assert rows[0]["per"]["dev"] < 10, rows[0]["per"]
+    assert (out / "curves.png").stat().st_size > 0
+    model = np.load(out / "model.npz")
+    assert model["emissions"].shape == (len(PHONES), 24)
+    np.testing.assert_allclose(model["emissions"].sum(1), 1.0, rtol=1e-5)
+
+    # a rerun with the same options skips; another configuration is refused without --redo
+    before = (out / "train" / "utt2pseudo").stat().st_mtime_ns
+    assert decipher_units.main(_args(corpus, out)) == 0
+    assert (out / "train" / "utt2pseudo").stat().st_mtime_ns == before
+    assert decipher_units.main(_args(corpus, out, "--stay", "0.2")) == 1
+    assert "--redo true" in capsys.readouterr().err
+
+    # a run killed after EM iteration 6 resumes there and ends as the uninterrupted run did
+    killed = tmp_path / "killed"
+    real_log = decipher_units.CurveLogger.log
+
+    def dies_at_7(self, split, update, values):
+        if update == 7:
+            raise KeyboardInterrupt
+        real_log(self, split, update, values)
+
+    monkeypatch.setattr(decipher_units.CurveLogger, "log", dies_at_7)
+    assert decipher_units.main(_args(corpus, killed)) == 130
+    assert torch.load(killed / "em_state.pt", weights_only=True)["iteration"] == 6
+    monkeypatch.setattr(decipher_units.CurveLogger, "log", real_log)
+    assert decipher_units.main(_args(corpus, killed)) == 0
+    np.testing.assert_array_equal(np.load(killed / "model.npz")["emissions"], model["emissions"])
+    assert "resuming EM after iteration 6" in (killed / "log" / "decipher.log").read_text()
+
+
+def test_decipher_units_bad_input(corpus, tmp_path, capsys):
+    def fails(args, message):
+        assert decipher_units.main(args) == 1
+        err = capsys.readouterr().err
+        assert message in err, err
+
+    fails(_args(corpus, tmp_path / "a", "--dims", "40"), "asks for more")
+    fails(_args(corpus, tmp_path / "b", "--ref", f"test={corpus / 'dev/utt2phones'}"), "no --train or --set")
+    fails(_args(corpus, tmp_path / "c", "--stay", "1.0"), "stay must be in [0, 1)")
+    empty = tmp_path / "text"
+    shutil.copytree(corpus / "text", empty)
+    (empty / "phones_sil.txt").write_text("\n")
+    args = _args(corpus, tmp_path / "d")
+    args[args.index("--text-dir") + 1] = str(empty)
+    fails(args, "the phone text corpus is empty")
