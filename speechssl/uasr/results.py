@@ -126,6 +126,13 @@ def _rounds(path: Path) -> dict[str, dict[str, float]]:
     return {r["round"]: r["per"] for r in json.loads(path.read_text(encoding="utf-8"))}
 
 
+def _per_cell(values: dict[str, float] | None, sets: list[str]) -> str:
+    """PERs of ``sets`` as ``dev / test ...`` (one decimal), or ``-`` when any is missing."""
+    if not values or any(x not in values for x in sets):
+        return "-"
+    return " / ".join(f"{values[x]:.1f}" for x in sets)
+
+
 def pipeline_rows(recipe_dir: Path, sets: list[str]) -> list[list[str]]:
     """One row per GAN sweep ``exp/uasr_<feat>_<version>`` with a selected run: every PER that pipeline measured.
 
@@ -138,9 +145,7 @@ def pipeline_rows(recipe_dir: Path, sets: list[str]) -> list[list[str]]:
     the validation set of the sweep).
     """
     def cell(values: dict[str, float] | None) -> str:
-        if not values or any(x not in values for x in sets):
-            return "-"
-        return " / ".join(f"{values[x]:.1f}" for x in sets)
+        return _per_cell(values, sets)
 
     def decoded(gan: Path, decoder: str) -> dict[str, float]:
         out = {}
@@ -183,9 +188,7 @@ def method_rows(recipe_dir: Path, sets: list[str]) -> list[list[str]]:
     the supervised CTC twin of those features (each ``dev / test ...``).
     """
     def cell(values: dict[str, float] | None) -> str:
-        if not values or any(x not in values for x in sets):
-            return "-"
-        return " / ".join(f"{values[x]:.1f}" for x in sets)
+        return _per_cell(values, sets)
 
     rows = []
     for kind, pattern in (("GAN", "uasr_*"), ("decipherment (trigram HMM, no GAN)", "decipher_*")):
