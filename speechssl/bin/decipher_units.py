@@ -1,5 +1,6 @@
 """Unsupervised phone labels by decipherment: segment the audio, cluster the segments into units, and learn
-P(unit | phone) by EM under the unpaired text's phone trigram (speechssl.uasr.decipher).
+P(unit | phone) by EM under the unpaired text's phone trigram (speechssl.uasr.decipher), coarse to fine:
+--restarts random starts over --coarse-units pooled units, the most likely one refined over --n-units.
 
 Example (round 0 of self-training from decipherment instead of the GAN)::
 
@@ -12,12 +13,13 @@ Input features are frame level (dump/<feat>/<set>); the segmentation compares
 the first --dims dimensions (13: the static cepstra of 39-dim MFCC; 0: all).
 
 Writes into OUT_DIR:
-  model.npz        the unit inventory (standardisation, whitening, centroids) and P(unit | phone)
+  model.npz        the unit inventory (standardisation, whitening, centroids, coarse parents) and P(unit | phone)
   tokens.txt       the phone order of the emission rows
   NAME/utt2pseudo  for the training set and every --set: one phone per segment, repeats merged, <SIL> kept
   NAME/utt2bounds  the segment boundaries in frames (utt 0 b1 ... num_frames)
   NAME/scoring/    with --ref NAME=utt2phones: the oracle PER (never used for any choice)
   curves.png, tensorboard/, log/decipher.log, log/metrics.jsonl: log-likelihood per unit by EM iteration
+                   (coarse starts and fine stage as separate curves)
 With --round the PERs become a row of ROUNDS_DIR/rounds.{json,md}.  EM saves
 its state after every iteration: a killed run resumes there; a done-marker
 records the options and inputs, so a rerun skips finished work and a changed
@@ -38,7 +40,8 @@ from speechssl.bin.pseudo_label import parse_pairs
 from speechssl.data.scp import write_table
 from speechssl.trainers.curves import CurveLogger
 from speechssl.uasr.data import FEATS_SCP, FeatureSet, PhoneText, PhoneVocab
-from speechssl.uasr.decipher import DecipherConfig, TrigramHMM, UnitInventory, phone_trigram
+from speechssl.uasr.decipher import DecipherConfig, EMState, TrigramHMM, UnitInventory, decipher_em, \
+    phone_trigram
 from speechssl.uasr.pseudo_label import LABEL_TABLE, read_phone_table, score_labels, update_rounds_table, \
     write_label_table
 from speechssl.uasr.segmentation import SegmentationConfig, segment_thirds, spectral_boundaries
@@ -94,37 +97,41 @@ def segment_set(name: str, feats_dir: Path, seg: SegmentationConfig) -> tuple[li
     return list(fs.utts), bounds, vectors
 
 
-def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, out_dir: Path, digest: str
-           ) -> torch.Tensor:
-    """EM with its state saved after every iteration; resumes from a state of the same run."""
+def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, parent: np.ndarray | None,
+           out_dir: Path, digest: str) -> torch.Tensor:
+    """Coarse-to-fine EM with its state saved after every iteration; resumes from a state of the same run."""
     state_path = out_dir / STATE
     curves = CurveLogger(out_dir)
-    start, emis = 0, None
+    state = EMState()
     if state_path.is_file():
-        state = torch.load(state_path, weights_only=True)
-        if state["digest"] == digest:
-            start, emis = int(state["iteration"]), state["emis"]
-            log.info("resuming EM after iteration %d (%s)", start, state_path)
+        saved = torch.load(state_path, weights_only=True)
+        if saved["digest"] == digest:
+            state = EMState(**saved["state"])
+            log.info("resuming EM after iteration %d (%s)", state.step, state_path)
         else:
             log.warning("%s belongs to another configuration; starting EM afresh", state_path)
-    curves.truncate_after(start)
-    n_units = cfg.n_units
-    if start >= cfg.em_iters:
-        return emis
-    total = sum(len(u) for u in units)
-    bar = tqdm(total=cfg.em_iters, initial=start, desc="EM", unit="iter")
+    curves.truncate_after(state.step)
+    total_iters = (cfg.restarts * cfg.coarse_iters if parent is not None else 0) + cfg.em_iters
+    if parent is None and cfg.coarse_units:
+        log.info("no coarse EM stage: coarse_units %d is not below n_units %d", cfg.coarse_units, cfg.n_units)
+    n_segments = sum(len(u) for u in units)
+    bar = tqdm(total=total_iters, initial=state.step, desc="EM", unit="iter")
 
-    def on_iter(it: int, loglik: float, new: torch.Tensor) -> None:
-        per_unit = loglik / total
-        usage = float((new.argmax(0).bincount(minlength=hmm.n_phones) > 0).float().mean())
-        log.info("EM iteration %d: log-likelihood %.1f (%.4f per unit), phones owning a unit %.2f",
-                 it, loglik, per_unit, usage)
-        curves.log("train", it, {"loglik_per_unit": per_unit, "phone_usage": usage})
+    def on_iter(st: EMState, stage: str, loglik: float) -> None:
+        per_unit = loglik / n_segments
+        usage = float((st.emis.argmax(0).bincount(minlength=hmm.n_phones) > 0).float().mean())
+        log.info("EM iteration %d (%s): log-likelihood %.1f (%.4f per unit), phones owning a unit %.2f",
+                 st.step, stage, loglik, per_unit, usage)
+        key = "loglik_per_unit" if stage == "fine" else "coarse_loglik_per_unit"
+        curves.log("train", st.step, {key: per_unit, "phone_usage": usage})
+        if stage != "fine" and st.step % cfg.coarse_iters == 0:
+            log.info("coarse start %s ends at log-likelihood %.1f (best so far %.1f)", stage.split()[1],
+                     st.logliks[-1], st.best_loglik)
         with atomic_write(state_path, "wb") as f:
-            torch.save({"digest": digest, "iteration": it, "emis": new}, f)
+            torch.save({"digest": digest, "state": dataclasses.asdict(st)}, f)
         bar.update(1)
 
-    emis = hmm.fit_emissions(units, n_units, cfg, on_iter=on_iter, start=start, emis=emis)
+    emis = decipher_em(hmm, units, cfg, parent, state, on_iter)
     bar.close()
     curves.plot()
     curves.close()
@@ -186,7 +193,7 @@ def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: Segmen
     used = np.unique(np.concatenate(units[train_name])).size
     log.info("unit inventory: %d of %d units used by %s", used, cfg.n_units, train_name)
     hmm = TrigramHMM(phone_trigram(text.sentences, len(vocab), cfg.backoff), cfg.stay)
-    emis = run_em(hmm, units[train_name], cfg, out_dir, digest)
+    emis = run_em(hmm, units[train_name], cfg, inventory.parent, out_dir, digest)
     with atomic_write(out_dir / "model.npz", "wb") as f:
         np.savez(f, emissions=emis.numpy(), **inventory.state_dict(),
                  segmentation=np.array(repr(dataclasses.asdict(seg))))

@@ -11,10 +11,18 @@ This is the classic decipherment view of unsupervised recognition: a
 substitution cipher whose key is P(unit | phone), solved with a language model
 of the plaintext.  Unlike the GAN it has no adversary to balance, and its
 objective (the data likelihood) rises monotonically.
+
+EM from a random start over hundreds of units is slow and lands in poor
+optima, so it runs coarse to fine: a few random starts of EM over a coarse
+k-means of the same vectors (fewer parameters: each coarse unit pools its fine
+units' counts), the start of highest likelihood expanded to the fine units
+(each fine unit inherits its coarse unit's probability, shared in proportion
+to the units' counts), and EM over the fine units from there.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import faiss
@@ -31,8 +39,11 @@ class DecipherConfig:
     pca_dim: int = 64          # whitened PCA dimensions of the segment vectors (0: standardised only)
     n_units: int = 256         # k-means units
     kmeans_iters: int = 25
+    coarse_units: int = 64     # units of the coarse EM stage (0, or not below n_units: no coarse stage)
+    coarse_iters: int = 40     # EM iterations of each coarse start
+    restarts: int = 1          # random starts of the coarse stage; the one of highest likelihood goes on
     stay: float = 0.15         # probability that a phone emits one more unit
-    em_iters: int = 100
+    em_iters: int = 100        # EM iterations over the fine units
     smoothing: float = 1e-3    # pseudo-count added to every emission count
     backoff: float = 3.0       # Witten-Bell-like interpolation constant of the trigram
     batch_size: int = 256      # utterances per forward-backward batch
@@ -41,15 +52,25 @@ class DecipherConfig:
     def check(self) -> None:
         if self.n_units < 2 or self.em_iters < 1 or self.kmeans_iters < 1 or self.batch_size < 1:
             raise SpeechSSLError("decipher: n_units >= 2, em_iters, kmeans_iters and batch_size >= 1 are required")
+        if self.coarse_units < 0 or (self.has_coarse_stage and (self.coarse_units < 2 or self.coarse_iters < 1
+                                                                 or self.restarts < 1)):
+            raise SpeechSSLError("decipher: a coarse stage needs coarse_units >= 2, coarse_iters >= 1 and "
+                                 "restarts >= 1 (coarse_units 0 turns it off)")
         if not 0.0 <= self.stay < 1.0:
             raise SpeechSSLError(f"decipher: stay must be in [0, 1), got {self.stay}")
+
+    @property
+    def has_coarse_stage(self) -> bool:
+        return 0 < self.coarse_units < self.n_units
 
 
 class UnitInventory:
     """Standardise, whiten and cluster segment vectors into discrete units."""
 
-    def __init__(self, mean: np.ndarray, scale: np.ndarray, proj: np.ndarray, centroids: np.ndarray):
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, proj: np.ndarray, centroids: np.ndarray,
+                 parent: np.ndarray | None = None):
         self.mean, self.scale, self.proj, self.centroids = mean, scale, proj, centroids
+        self.parent = parent        # the coarse unit of every unit (None: no coarse stage)
         self._index = faiss.IndexFlatL2(centroids.shape[1])
         self._index.add(centroids.astype(np.float32))
 
@@ -68,8 +89,14 @@ class UnitInventory:
         else:
             proj = np.eye(z.shape[1])
         km = faiss.Kmeans(proj.shape[1], cfg.n_units, niter=cfg.kmeans_iters, seed=cfg.seed)
-        km.train((z @ proj).astype(np.float32))
-        return cls(mean, scale, proj, km.centroids.copy())
+        y = (z @ proj).astype(np.float32)
+        km.train(y)
+        parent = None
+        if cfg.has_coarse_stage:     # a coarse k-means of the same vectors; each unit joins the nearest coarse one
+            coarse = faiss.Kmeans(y.shape[1], cfg.coarse_units, niter=cfg.kmeans_iters, seed=cfg.seed)
+            coarse.train(y)
+            parent = coarse.index.search(km.centroids, 1)[1][:, 0].astype(np.int64)
+        return cls(mean, scale, proj, km.centroids.copy(), parent)
 
     def project(self, vectors: np.ndarray) -> np.ndarray:
         return (((vectors - self.mean) / self.scale) @ self.proj).astype(np.float32)
@@ -80,7 +107,8 @@ class UnitInventory:
         return idx[:, 0].astype(np.int64)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {"mean": self.mean, "scale": self.scale, "proj": self.proj, "centroids": self.centroids}
+        out = {"mean": self.mean, "scale": self.scale, "proj": self.proj, "centroids": self.centroids}
+        return out if self.parent is None else {**out, "coarse_parent": self.parent}
 
 
 def phone_trigram(sentences: Sequence[Sequence[int]], n_phones: int, backoff: float = 3.0) -> np.ndarray:
@@ -180,26 +208,13 @@ class TrigramHMM:
                 out[j] = post[row, :len(units[j])]
         return loglik, out
 
-    def fit_emissions(self, units: Sequence[np.ndarray], n_units: int, cfg: DecipherConfig,
-                      on_iter: Callable[[int, float, torch.Tensor], None] | None = None,
-                      start: int = 0, emis: torch.Tensor | None = None) -> torch.Tensor:
-        """EM for P(unit | phone) from a seeded random start, or from ``emis`` after iteration ``start`` (a
-        resumed run); ``on_iter(iteration, loglik, new_emis)`` after each iteration."""
-        if not units or any(len(u) == 0 for u in units):
-            raise SpeechSSLError("decipher: every utterance needs at least one unit")
-        if emis is None:
-            g = torch.Generator().manual_seed(cfg.seed)
-            emis = torch.rand(self.n_phones, n_units, generator=g) + 0.5
-            emis = emis / emis.sum(1, keepdim=True)
-        flat = torch.from_numpy(np.concatenate(units))
-        for it in range(start + 1, cfg.em_iters + 1):
-            loglik, post = self.posteriors(emis, units, cfg.batch_size)
-            counts = torch.full((self.n_phones, n_units), cfg.smoothing)
-            counts.index_add_(1, flat, torch.cat(post).T)
-            emis = counts / counts.sum(1, keepdim=True)
-            if on_iter is not None:
-                on_iter(it, loglik, emis)
-        return emis
+    def em_iteration(self, emis: torch.Tensor, units: Sequence[np.ndarray], smoothing: float, batch_size: int
+                     ) -> tuple[float, torch.Tensor]:
+        """One EM iteration: the log-likelihood under ``emis`` and the re-estimated P(unit | phone)."""
+        loglik, post = self.posteriors(emis, units, batch_size)
+        counts = torch.full(emis.shape, smoothing)
+        counts.index_add_(1, torch.from_numpy(np.concatenate(units)), torch.cat(post).T)
+        return loglik, counts / counts.sum(1, keepdim=True)
 
     def decode(self, emis: torch.Tensor, units: Sequence[np.ndarray], batch_size: int) -> list[list[int]]:
         """The most probable phone of every unit (posterior decoding), repeats merged."""
@@ -209,3 +224,65 @@ class TrigramHMM:
             seq = p.argmax(1).tolist()
             out.append([x for j, x in enumerate(seq) if j == 0 or x != seq[j - 1]])
         return out
+
+
+def random_emissions(n_phones: int, n_units: int, seed: int) -> torch.Tensor:
+    """A seeded random start of P(unit | phone): every entry within a factor 3 of the others."""
+    emis = torch.rand(n_phones, n_units, generator=torch.Generator().manual_seed(seed)) + 0.5
+    return emis / emis.sum(1, keepdim=True)
+
+
+def expand_emissions(coarse: torch.Tensor, parent: np.ndarray, unit_counts: np.ndarray) -> torch.Tensor:
+    """Fine P(unit | phone) from coarse: unit u gets P(parent[u] | phone) times u's share of its coarse unit's
+    count (``unit_counts`` + 1, so that unseen units keep a little mass)."""
+    counts = unit_counts.astype(np.float64) + 1.0
+    share = counts / np.bincount(parent, weights=counts, minlength=coarse.shape[1])[parent]
+    fine = coarse[:, torch.from_numpy(parent)] * torch.from_numpy(share).float()
+    return fine / fine.sum(1, keepdim=True)
+
+
+@dataclass
+class EMState:
+    """Where coarse-to-fine EM stands: enough to resume it exactly."""
+
+    step: int = 0                                   # EM iterations done, over every start and both stages
+    emis: torch.Tensor | None = None                # P(unit | phone) after ``step``
+    best_loglik: float = -math.inf                  # the best finished coarse start so far
+    best_emis: torch.Tensor | None = None
+    logliks: list[float] = field(default_factory=list)  # the final log-likelihood of every finished coarse start
+
+
+def decipher_em(hmm: TrigramHMM, units: Sequence[np.ndarray], cfg: DecipherConfig, parent: np.ndarray | None,
+                state: EMState | None = None,
+                on_iter: Callable[[EMState, str, float], None] | None = None) -> torch.Tensor:
+    """P(unit | phone) by coarse-to-fine EM (module docstring): ``cfg.restarts`` starts of ``cfg.coarse_iters``
+    iterations over the coarse units ``parent[unit]`` (when ``parent`` is given), the start of highest final
+    log-likelihood expanded, then ``cfg.em_iters`` over the units.  Continues from ``state`` (a resumed run);
+    ``on_iter(state, stage, loglik)`` after every iteration, ``stage`` being e.g. "coarse 2/3" or "fine"."""
+    if not units or any(len(u) == 0 for u in units):
+        raise SpeechSSLError("decipher: every utterance needs at least one unit")
+    coarse_steps = cfg.restarts * cfg.coarse_iters if parent is not None else 0
+    coarse_units = [parent[u] for u in units] if parent is not None else []
+    st = state if state is not None else EMState()
+    while st.step < coarse_steps + cfg.em_iters:
+        if st.step < coarse_steps:
+            start, it = divmod(st.step, cfg.coarse_iters)
+            if it == 0:
+                st.emis = random_emissions(hmm.n_phones, cfg.coarse_units, cfg.seed + start)
+            loglik, st.emis = hmm.em_iteration(st.emis, coarse_units, cfg.smoothing, cfg.batch_size)
+            stage = f"coarse {start + 1}/{cfg.restarts}"
+            if it + 1 == cfg.coarse_iters:
+                st.logliks.append(loglik)
+                if loglik > st.best_loglik:
+                    st.best_loglik, st.best_emis = loglik, st.emis
+        else:
+            if st.step == coarse_steps:
+                st.emis = (expand_emissions(st.best_emis, parent, np.bincount(np.concatenate(units),
+                                                                              minlength=len(parent)))
+                           if parent is not None else random_emissions(hmm.n_phones, cfg.n_units, cfg.seed))
+            loglik, st.emis = hmm.em_iteration(st.emis, units, cfg.smoothing, cfg.batch_size)
+            stage = "fine"
+        st.step += 1
+        if on_iter is not None:
+            on_iter(st, stage, loglik)
+    return st.emis

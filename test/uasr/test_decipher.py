@@ -2,6 +2,7 @@
 speechssl.bin.decipher_units)."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -15,7 +16,8 @@ import torch
 
 from speechssl.bin import decipher_units
 from speechssl.data.scp import read_dict
-from speechssl.uasr.decipher import DecipherConfig, TrigramHMM, UnitInventory, phone_trigram
+from speechssl.uasr.decipher import DecipherConfig, EMState, TrigramHMM, UnitInventory, decipher_em, \
+    expand_emissions, phone_trigram
 from speechssl.uasr.segmentation import SegmentationConfig, boundary_scores, segment_thirds, spectral_boundaries
 from speechssl.utils.errors import SpeechSSLError
 
@@ -131,31 +133,73 @@ def test_forward_backward_matches_enumeration(stay):
         np.testing.assert_allclose(got.numpy(), p, atol=1e-4)
 
 
-def test_em_deciphers_a_noisy_substitution_cipher():
-    """Units are a hidden many-to-one code of the phones (two units per phone, 10 % noise): EM with the text's
-    trigram recovers the key from unpaired data, and the likelihood never falls."""
-    rng = np.random.default_rng(3)
-    v, k = len(PHONES), 2 * len(PHONES)
-    text = sample_sentences(rng, 3000)
-    truth = sample_sentences(rng, 400)
+def _cipher(rng: np.random.Generator, per_phone: int, n: int = 400, noise: float = 0.1):
+    """Units as a hidden many-to-one code of the phones (``per_phone`` units each, ``noise`` of them random)."""
+    k = per_phone * len(PHONES)
+    truth = sample_sentences(rng, n)
     units = []
     for s in truth:
-        u = 2 * np.array(s) + rng.integers(0, 2, size=len(s))
-        noise = rng.random(len(s)) < 0.1
-        u[noise] = rng.integers(0, k, size=noise.sum())
+        u = per_phone * np.array(s) + rng.integers(0, per_phone, size=len(s))
+        wrong = rng.random(len(s)) < noise
+        u[wrong] = rng.integers(0, k, size=wrong.sum())
         units.append(u)
-    hmm = TrigramHMM(phone_trigram(text, v), stay=0.0)
-    cfg = DecipherConfig(n_units=k, em_iters=25, seed=1)
-    lls = []
-    emis = hmm.fit_emissions(units, k, cfg, on_iter=lambda it, ll, e: lls.append(ll))
+    return truth, units
+
+
+def _accuracy(hmm: TrigramHMM, emis: torch.Tensor, units, truth) -> float:
+    post = hmm.posteriors(emis, units, 64)[1]
+    return float(np.mean(np.concatenate([p.argmax(1).numpy() == np.array(s) for p, s in zip(post, truth)])))
+
+
+def test_em_deciphers_a_noisy_substitution_cipher():
+    """Two units per phone, 10 % noise: EM with the text's trigram recovers the key from unpaired data, the
+    likelihood never falls, and a run resumed from its state ends where the uninterrupted run did."""
+    rng = np.random.default_rng(3)
+    text = sample_sentences(rng, 3000)
+    truth, units = _cipher(rng, 2)
+    hmm = TrigramHMM(phone_trigram(text, len(PHONES)), stay=0.0)
+    cfg = DecipherConfig(n_units=2 * len(PHONES), coarse_units=0, em_iters=25, seed=1)
+    lls, states = [], {}
+
+    def record(st, stage, ll):
+        lls.append(ll)
+        states[st.step] = EMState(**dataclasses.asdict(st))
+
+    emis = decipher_em(hmm, units, cfg, None, on_iter=record)
     assert all(b >= a - 1e-3 * abs(a) for a, b in zip(lls, lls[1:])), lls
-    decoded = [p for p, _ in zip(hmm.posteriors(emis, units, 64)[1], units)]
-    accuracy = np.mean(np.concatenate([p.argmax(1).numpy() == np.array(s) for p, s in zip(decoded, truth)]))
-    assert accuracy > 0.93, accuracy
-    # resuming after iteration 10 gives what the uninterrupted run gave
-    first = hmm.fit_emissions(units, k, DecipherConfig(n_units=k, em_iters=10, seed=1))
-    resumed = hmm.fit_emissions(units, k, cfg, start=10, emis=first)
-    torch.testing.assert_close(resumed, emis)
+    assert _accuracy(hmm, emis, units, truth) > 0.93
+    torch.testing.assert_close(decipher_em(hmm, units, cfg, None, state=states[10]), emis)
+
+
+def test_coarse_to_fine_em_picks_the_best_start_and_resumes():
+    """Four units per phone pooled into two coarse units per phone: the coarse starts, the expansion and the
+    fine EM recover the key; the best start is the one of highest final likelihood; a run resumed in the
+    middle of the second start ends exactly where the uninterrupted run did."""
+    rng = np.random.default_rng(6)
+    text = sample_sentences(rng, 3000)
+    truth, units = _cipher(rng, 4)
+    parent = np.arange(4 * len(PHONES)) // 2
+    hmm = TrigramHMM(phone_trigram(text, len(PHONES)), stay=0.0)
+    cfg = DecipherConfig(n_units=4 * len(PHONES), coarse_units=2 * len(PHONES), coarse_iters=6, restarts=3,
+                         em_iters=8, seed=2)
+    stages, states = [], {}
+
+    def record(st, stage, ll):
+        stages.append(stage)
+        states[st.step] = EMState(**dataclasses.asdict(st))
+
+    emis = decipher_em(hmm, units, cfg, parent, on_iter=record)
+    assert stages == [f"coarse {r}/3" for r in (1, 2, 3) for _ in range(6)] + ["fine"] * 8
+    final = states[18]
+    assert len(final.logliks) == 3 and final.best_loglik == max(final.logliks)
+    assert _accuracy(hmm, emis, units, truth) > 0.9
+    torch.testing.assert_close(decipher_em(hmm, units, cfg, parent, state=states[9]), emis)
+
+
+def test_expand_emissions_shares_a_coarse_unit_by_counts():
+    coarse = torch.tensor([[0.75, 0.25], [0.5, 0.5]])
+    fine = expand_emissions(coarse, np.array([0, 0, 1]), np.array([2, 0, 7]))   # counts + 1: 3 and 1 share unit 0
+    torch.testing.assert_close(fine, torch.tensor([[0.5625, 0.1875, 0.25], [0.375, 0.125, 0.5]]))
 
 
 def test_unit_inventory_is_seeded_and_checks_its_size():
@@ -164,8 +208,14 @@ def test_unit_inventory_is_seeded_and_checks_its_size():
     a, b = UnitInventory.fit(x, cfg), UnitInventory.fit(x, cfg)
     np.testing.assert_array_equal(a.assign(x), b.assign(x))
     assert a.project(x).shape == (500, 4) and set(a.assign(x)) <= set(range(8))
+    assert a.parent is None and "coarse_parent" not in a.state_dict()     # coarse_units 64 >= n_units 8
     with pytest.raises(SpeechSSLError, match="lower n_units"):
         UnitInventory.fit(x[:5], cfg)
+    c = UnitInventory.fit(x, dataclasses.replace(cfg, coarse_units=3))
+    assert c.parent.shape == (8,) and set(c.parent) <= {0, 1, 2}
+    np.testing.assert_array_equal(c.state_dict()["coarse_parent"], c.parent)
+    with pytest.raises(SpeechSSLError, match="coarse stage needs"):
+        dataclasses.replace(cfg, coarse_units=3, restarts=0).check()
 
 
 # ---- the stage program on feature directories ----
@@ -200,7 +250,8 @@ def corpus(tmp_path_factory):
 def _args(corpus: Path, out: Path, *extra: str) -> list[str]:
     return [str(out), "--text-dir", str(corpus / "text"), "--train", f"train={corpus / 'train'}",
             "--set", f"dev={corpus / 'dev'}", "--ref", f"dev={corpus / 'dev/utt2phones'}",
-            "--n-units", "24", "--pca-dim", "16", "--em-iters", "15", "--stay", "0.1", "--round", "0-decipher", *extra]
+            "--n-units", "24", "--pca-dim", "16", "--em-iters", "15",
+            "--coarse-units", "12", "--coarse-iters", "4", "--restarts", "2", "--stay", "0.1", "--round", "0-decipher", *extra]
 
 
 def test_decipher_units_labels_every_set_and_is_resumable(corpus, tmp_path, monkeypatch, capsys):
@@ -230,7 +281,7 @@ def test_decipher_units_labels_every_set_and_is_resumable(corpus, tmp_path, monk
     assert decipher_units.main(_args(corpus, out, "--stay", "0.2")) == 1
     assert "--redo true" in capsys.readouterr().err
 
-    # a run killed after EM iteration 6 resumes there and ends as the uninterrupted run did
+    # a run killed after EM iteration 6 (coarse start 2 of 2) resumes there and ends as the uninterrupted run did
     killed = tmp_path / "killed"
     real_log = decipher_units.CurveLogger.log
 
@@ -241,7 +292,7 @@ def test_decipher_units_labels_every_set_and_is_resumable(corpus, tmp_path, monk
 
     monkeypatch.setattr(decipher_units.CurveLogger, "log", dies_at_7)
     assert decipher_units.main(_args(corpus, killed)) == 130
-    assert torch.load(killed / "em_state.pt", weights_only=True)["iteration"] == 6
+    assert torch.load(killed / "em_state.pt", weights_only=True)["state"]["step"] == 6   # in the second coarse start
     monkeypatch.setattr(decipher_units.CurveLogger, "log", real_log)
     assert decipher_units.main(_args(corpus, killed)) == 0
     np.testing.assert_array_equal(np.load(killed / "model.npz")["emissions"], model["emissions"])
