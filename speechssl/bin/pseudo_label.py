@@ -24,6 +24,7 @@ rescores, one with other ones is refused unless --redo true.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -35,8 +36,9 @@ from speechssl.decoding.beam import MERGES
 from speechssl.text.lm import load_lm
 from speechssl.trainers.base import pick_device
 from speechssl.uasr.data import FEATS_SCP, FeatureSet
-from speechssl.uasr.pseudo_label import (LABEL_TABLE, decode_labels, load_uasr_model, read_phone_table,
-                                         score_labels, update_rounds_table, write_label_table, write_logits)
+from speechssl.uasr.pseudo_label import (LABEL_TABLE, compute_logprobs, decode_labels, load_uasr_model,
+                                         match_insertion_bonus, read_phone_table, score_labels,
+                                         update_rounds_table, write_label_table, write_logits)
 from speechssl.utils.cli import add_config_option, parse_args
 from speechssl.utils.errors import SpeechSSLError, cli_main
 from speechssl.utils.log import get_logger, setup_logging
@@ -58,6 +60,11 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--lm", default="", help="phone n-gram (KenLM ARPA or binary) for --decoder beam")
     p.add_argument("--lm-weight", type=float, default=1.0, help="weight of the LM's natural-log probability")
     p.add_argument("--insertion-bonus", type=float, default=0.0, help="score added per output phone")
+    p.add_argument("--match-length", default="", metavar="NAME=UTT2PSEUDO",
+                   help="with --decoder beam: pick the insertion bonus of --bonus-grid whose output on --set NAME "
+                        "has as many phones as these labels (e.g. the labels the model was trained on) and use it "
+                        "for every set, instead of --insertion-bonus; no references involved")
+    p.add_argument("--bonus-grid", default="0,0.5,1,1.5,2,3,4", help="insertion bonuses --match-length tries")
     p.add_argument("--beam", type=int, default=10, help="hypotheses kept per frame")
     p.add_argument("--beam-threshold", type=float, default=50.0, help="drop hypotheses this far below the best")
     p.add_argument("--merge", choices=MERGES, default="max", help="combine paths to one hypothesis by max or sum")
@@ -87,11 +94,39 @@ def parse_pairs(items: list[str], option: str) -> dict[str, Path]:
     return out
 
 
-def describe_decoder(args) -> str:
+def describe_decoder(args, insertion_bonus: float) -> str:
     if args.decoder == "greedy":
         return "greedy"
     lm = f"{Path(args.lm).name}, weight {args.lm_weight:g}" if args.lm else "no LM"
-    return f"beam {args.beam} ({lm})"
+    matched = "/".join(Path(args.match_length.partition("=")[2]).parts[-3:-1])   # e.g. round0/dev_clean_2
+    bonus = f", bonus {insertion_bonus:g} matched to {matched}" if args.match_length else ""
+    return f"beam {args.beam} ({lm}{bonus})"
+
+
+def _load(args, device: torch.device):
+    """The model, its output tokens and the phone LM (None without --lm)."""
+    model = load_uasr_model(args.checkpoint, device)
+    tokens = model.output_tokens()
+    lm = load_lm(args.lm, [s for s, e in zip(tokens.symbols, tokens.emittable) if e]) if args.lm else None
+    return model, tokens, lm
+
+
+def _matched_bonus(args, sets: dict[str, Path], model, tokens, lm, beam: BeamConfig, device) -> float:
+    """--match-length: the insertion bonus whose output length on one set matches the given labels."""
+    (name, labels_path), = parse_pairs([args.match_length], "--match-length").items()
+    if args.decoder != "beam":
+        raise SpeechSSLError("--match-length tunes the insertion bonus of --decoder beam")
+    if name not in sets:
+        raise SpeechSSLError(f"--match-length {name}: no --set of that name")
+    try:
+        grid = [float(x) for x in args.bonus_grid.split(",")]
+    except ValueError:
+        raise SpeechSSLError(f"--bonus-grid {args.bonus_grid!r}: expected numbers separated by commas") from None
+    logprobs = dict(compute_logprobs(model, FeatureSet(sets[name]), args.batch_size, device))
+    bonus, _ = match_insertion_bonus(logprobs, tokens, lm, beam, read_phone_table(labels_path), grid,
+                                     args.batch_size)
+    log.info("insertion bonus %g: its output on %s is closest in length to %s", bonus, name, labels_path)
+    return bonus
 
 
 @cli_main
@@ -109,10 +144,13 @@ def main(argv=None) -> int:
         log.warning("--decoder beam without --lm: acoustic-only beam search")
     beam = BeamConfig(args.beam, args.beam_threshold, args.lm_weight, args.insertion_bonus, args.merge)
     beam.check()
-    options = {k: getattr(args, k) for k in ("decoder", "lm", "lm_weight", "insertion_bonus", "beam",
-                                             "beam_threshold", "merge")}
     device = pick_device(args.device)
     model = lm = None
+    if args.match_length:
+        model, tokens, lm = _load(args, device)
+        beam = dataclasses.replace(beam, insertion_bonus=_matched_bonus(args, sets, model, tokens, lm, beam, device))
+    options = {k: getattr(args, k) for k in ("decoder", "lm", "lm_weight", "beam", "beam_threshold", "merge")}
+    options["insertion_bonus"] = beam.insertion_bonus
     per = {}
     for name, feats_dir in sets.items():
         set_dir = out_dir / name
@@ -121,10 +159,7 @@ def main(argv=None) -> int:
         marker = StageMarker(set_dir / ".done.pseudo_label.json", f"pseudo_label {name}", options, inputs)
         if marker.needs_run([labels_path], redo=args.redo == "true"):
             if model is None:
-                model = load_uasr_model(args.checkpoint, device)
-                tokens = model.output_tokens()
-                if args.lm:
-                    lm = load_lm(args.lm, [s for s, e in zip(tokens.symbols, tokens.emittable) if e])
+                model, tokens, lm = _load(args, device)
             matrices = write_logits(set_dir / "logits", model, FeatureSet(feats_dir), args.batch_size, device)
             labels = decode_labels(matrices, tokens, args.decoder, lm, beam, args.batch_size)
             write_label_table(labels_path, labels)
@@ -138,7 +173,7 @@ def main(argv=None) -> int:
     if args.round:
         kind = model.kind if model is not None else _kind_of(out_dir, sets)
         row = {"round": args.round, "model": kind, "checkpoint": str(args.checkpoint),
-               "decoder": describe_decoder(args), "per": per,
+               "decoder": describe_decoder(args, beam.insertion_bonus), "per": per,
                "references": sorted({Path(r).name for r in refs.values()})}
         update_rounds_table(Path(args.rounds_dir) if args.rounds_dir else out_dir.parent, row)
     return 0

@@ -163,6 +163,27 @@ def decode_labels(logprobs: Mapping[str, np.ndarray], tokens: OutputTokens, deco
     return out
 
 
+def match_insertion_bonus(logprobs: Mapping[str, np.ndarray], tokens: OutputTokens, lm, beam: BeamConfig,
+                          target: Mapping[str, Sequence[str]], grid: Sequence[float], batch_size: int = 16
+                          ) -> tuple[float, dict[float, int]]:
+    """The insertion bonus of ``grid`` whose beam search over ``logprobs`` outputs a total number of phones
+    (``<SIL>`` left out) closest to that of ``target`` on the same utterances (e.g. the labels the model was
+    trained on): balances the LM's cost per phone against the blank without references.  Returns the bonus
+    (the smallest one on a tie) and the phone count of every bonus tried."""
+    missing = sorted(set(logprobs) - set(target))
+    if missing:
+        raise SpeechSSLError(f"length matching: utterance {missing[0]} (and {len(missing) - 1} more) has no "
+                             "target labels; give the labels of the same set")
+    want = sum(sum(p != SIL for p in target[u]) for u in logprobs)
+    counts = {}
+    for bonus in sorted(grid):
+        config = BeamConfig(beam.beam, beam.beam_threshold, beam.lm_weight, bonus, beam.merge)
+        labels = decode_labels(logprobs, tokens, "beam", lm, config, batch_size)
+        counts[bonus] = sum(sum(p != SIL for p in v) for v in labels.values())
+        log.info("insertion bonus %g: %d phones (target %d)", bonus, counts[bonus], want)
+    return min(counts, key=lambda b: (abs(counts[b] - want), b)), counts
+
+
 def write_label_table(path: str | Path, labels: Mapping[str, Sequence[str]]) -> None:
     """Write ``utt p1 p2 ...`` lines (C-sorted, atomically); an empty sequence gives a bare ``utt`` line."""
     write_table(path, ((u, " ".join(p)) for u, p in labels.items()))

@@ -9,11 +9,12 @@ import pytest
 
 from speechssl.bin import export_logits, pseudo_label, train_ctc
 from speechssl.data.scp import read_dict
-from speechssl.text.lm import train_ngram
+from speechssl.text.lm import load_lm, train_ngram
 from speechssl.trainers.uasr_gan import UASRGANTrainer, load_config as load_gan_config
 from speechssl.uasr.data import FeatureSet
-from speechssl.uasr.pseudo_label import (compute_logprobs, load_uasr_model, read_phone_table, score_labels, update_rounds_table,
-                                         write_label_table)
+from speechssl.decoding import BeamConfig
+from speechssl.uasr.pseudo_label import (compute_logprobs, load_uasr_model, match_insertion_bonus, read_phone_table,
+                                         score_labels, update_rounds_table, write_label_table)
 from speechssl.utils.errors import SpeechSSLError
 from ctc_corpus import PHONES, ROOT, TINY, make_corpus
 
@@ -140,3 +141,27 @@ def test_self_training_round_improves_on_noisy_labels(corpus, tmp_path, capsys):
     # other decoding options without --redo: refused with a clear message
     assert pseudo_label.main([str(exp / "checkpoint_best.pt"), str(st / "round1"), *sets]) == 1
     assert "--redo true" in capsys.readouterr().err
+
+    # --match-length: the bonus of the grid whose dev output is closest in length to the round-0 dev labels
+    lm_args = ["--decoder", "beam", "--lm", str(corpus / "text/lm.phones.4.bin"), "--lm-weight", "0.5"]
+    matched = ["--match-length", f"dev={st / 'round0/dev/utt2pseudo'}", "--bonus-grid", "0,2,8"]
+    assert pseudo_label.main([str(exp / "checkpoint_best.pt"), str(st / "round1m"), *sets, *lm_args, *matched,
+                              "--round", "1-ctc-matched"]) == 0
+    model = load_uasr_model(exp / "checkpoint_best.pt")
+    tokens = model.output_tokens()
+    lm = load_lm(corpus / "text/lm.phones.4.bin", [t for t, e in zip(tokens.symbols, tokens.emittable) if e])
+    logprobs = dict(compute_logprobs(model, FeatureSet(corpus / "dev")))
+    target = read_phone_table(st / "round0/dev/utt2pseudo")
+    bonus, counts = match_insertion_bonus(logprobs, tokens, lm, BeamConfig(lm_weight=0.5), target, [0, 2, 8])
+    want = sum(p != "<SIL>" for v in target.values() for p in v)
+    assert all(abs(counts[bonus] - want) <= abs(c - want) for c in counts.values()) and len(set(counts.values())) > 1
+    written = read_phone_table(st / "round1m/dev/utt2pseudo")
+    assert sum(p != "<SIL>" for v in written.values() for p in v) == counts[bonus]
+    row = json.loads((st / "rounds.json").read_text())[-1]
+    assert row["decoder"] == f"beam 10 (lm.phones.4.bin, weight 0.5, bonus {bonus:g} matched to round0/dev)"
+    capsys.readouterr()
+    assert pseudo_label.main([str(exp / "checkpoint_best.pt"), str(st / "round1g"), *sets, *matched]) == 1
+    assert "--decoder beam" in capsys.readouterr().err
+    assert pseudo_label.main([str(exp / "checkpoint_best.pt"), str(st / "round1x"), *sets, *lm_args,
+                              "--match-length", f"test={st / 'round0/dev/utt2pseudo'}"]) == 1
+    assert "no --set of that name" in capsys.readouterr().err

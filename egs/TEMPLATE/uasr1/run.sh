@@ -165,7 +165,8 @@ frames=dump/$feat                      # frame-level features (CTC input)
 labels_opts="--config $decode_config --decoder beam --lm data/text/lm.phones.6.bin --num-threads 1 --redo $redo"
 eval_sets() { for x in $dev_set $test_sets; do echo "--set $x=$1/$x${2:-} --ref $x=data/$x/$ref_table"; done; }
 
-# self-training rounds 1..$st_rounds in $1: CTC on frames, trained on the previous round's labels
+# self-training rounds 1..$st_rounds in $1: CTC on frames, trained on the previous round's labels, decoded
+# with the insertion bonus whose dev output is as long as the previous round's dev labels
 self_train() {
   local st=$1 r prev
   for r in $(seq 1 $st_rounds); do
@@ -176,6 +177,7 @@ self_train() {
         --valid-feats $frames/$dev_set$feat_sub --valid-labels $prev/$dev_set/utt2pseudo \
         --valid-ref data/$dev_set/$ref_table --text-dir data/text $st/ctc_round$r
     python -m speechssl.bin.pseudo_label $labels_opts --round $r-ctc --rounds-dir $st \
+      --match-length $dev_set=$prev/$dev_set/utt2pseudo \
       --set $train_set=$frames/$train_set$feat_sub $(eval_sets $frames $feat_sub) \
       $st/ctc_round$r/checkpoint_best.pt $st/round$r
   done
