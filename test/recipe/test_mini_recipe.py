@@ -88,9 +88,10 @@ def test_every_stage_produced_valid_outputs(recipe, finished):
         assert set(ref) == set(read_dict(recipe / "data" / x / "text")) and all(ref.values())
     assert (gan / "seed1" / "curves.png").stat().st_size > 0
     rounds = json.loads((gan / "self_training" / "rounds.json").read_text())
-    assert [r["round"] for r in rounds] == ["0-gan", "1-ctc"]
+    assert [r["round"] for r in rounds] == ["0-gan", "1-ctc", "2-ctc"]           # st_rounds=2 in conf/run.conf
     rounds = json.loads((recipe / "exp" / "decipher_mfcc" / "self_training" / "rounds.json").read_text())
-    assert [r["round"] for r in rounds] == ["0-decipher", "1-ctc"]
+    assert [r["round"] for r in rounds] == ["0-decipher", "1-ctc", "2-ctc"]
+    assert "matched to round1/dev_clean_2" in rounds[2]["decoder"]    # the insertion bonus picked without labels
     assert all(0 <= r["per"][x] for r in rounds for x in ("dev_clean_2", "test_clean_2"))
     twins = json.loads((recipe / "exp" / "supervised_mfcc_v2" / "rounds.json").read_text())
     assert [r["round"] for r in twins] == ["supervised-ctc", "supervised-generator"]
