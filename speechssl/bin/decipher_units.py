@@ -41,7 +41,7 @@ from speechssl.data.scp import write_table
 from speechssl.trainers.curves import CurveLogger
 from speechssl.uasr.data import FEATS_SCP, FeatureSet, PhoneText, PhoneVocab
 from speechssl.uasr.decipher import DecipherConfig, EMState, TrigramHMM, UnitInventory, decipher_em, \
-    phone_trigram
+    phone_trigram, total_em_iterations
 from speechssl.uasr.pseudo_label import LABEL_TABLE, read_phone_table, score_labels, update_rounds_table, \
     write_label_table
 from speechssl.uasr.segmentation import SegmentationConfig, segment_thirds, spectral_boundaries
@@ -105,13 +105,15 @@ def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, parent
     state = EMState()
     if state_path.is_file():
         saved = torch.load(state_path, weights_only=True)
-        if saved["digest"] == digest:
+        try:
+            if saved["digest"] != digest:
+                raise KeyError("digest")
             state = EMState(**saved["state"])
             log.info("resuming EM after iteration %d (%s)", state.step, state_path)
-        else:
-            log.warning("%s belongs to another configuration; starting EM afresh", state_path)
+        except (KeyError, TypeError):
+            log.warning("%s belongs to another configuration or version; starting EM afresh", state_path)
     curves.truncate_after(state.step)
-    total_iters = (cfg.restarts * cfg.coarse_iters if parent is not None else 0) + cfg.em_iters
+    total_iters = total_em_iterations(cfg, parent is not None)
     if parent is None and cfg.coarse_units:
         log.info("no coarse EM stage: coarse_units %d is not below n_units %d", cfg.coarse_units, cfg.n_units)
     n_segments = sum(len(u) for u in units)

@@ -247,9 +247,17 @@ class EMState:
 
     step: int = 0                                   # EM iterations done, over every start and both stages
     emis: torch.Tensor | None = None                # P(unit | phone) after ``step``
-    best_loglik: float = -math.inf                  # the best finished coarse start so far
-    best_emis: torch.Tensor | None = None
+    best_emis: torch.Tensor | None = None           # the finished coarse start of highest log-likelihood so far
     logliks: list[float] = field(default_factory=list)  # the final log-likelihood of every finished coarse start
+
+    @property
+    def best_loglik(self) -> float:
+        return max(self.logliks, default=-math.inf)
+
+
+def total_em_iterations(cfg: DecipherConfig, coarse_stage: bool) -> int:
+    """EM iterations of :func:`decipher_em`, over every coarse start and the fine stage."""
+    return (cfg.restarts * cfg.coarse_iters if coarse_stage else 0) + cfg.em_iters
 
 
 def decipher_em(hmm: TrigramHMM, units: Sequence[np.ndarray], cfg: DecipherConfig, parent: np.ndarray | None,
@@ -261,7 +269,7 @@ def decipher_em(hmm: TrigramHMM, units: Sequence[np.ndarray], cfg: DecipherConfi
     ``on_iter(state, stage, loglik)`` after every iteration, ``stage`` being e.g. "coarse 2/3" or "fine"."""
     if not units or any(len(u) == 0 for u in units):
         raise SpeechSSLError("decipher: every utterance needs at least one unit")
-    coarse_steps = cfg.restarts * cfg.coarse_iters if parent is not None else 0
+    coarse_steps = total_em_iterations(cfg, parent is not None) - cfg.em_iters
     coarse_units = [parent[u] for u in units] if parent is not None else []
     st = state if state is not None else EMState()
     while st.step < coarse_steps + cfg.em_iters:
@@ -272,9 +280,9 @@ def decipher_em(hmm: TrigramHMM, units: Sequence[np.ndarray], cfg: DecipherConfi
             loglik, st.emis = hmm.em_iteration(st.emis, coarse_units, cfg.smoothing, cfg.batch_size)
             stage = f"coarse {start + 1}/{cfg.restarts}"
             if it + 1 == cfg.coarse_iters:
-                st.logliks.append(loglik)
                 if loglik > st.best_loglik:
-                    st.best_loglik, st.best_emis = loglik, st.emis
+                    st.best_emis = st.emis
+                st.logliks.append(loglik)
         else:
             if st.step == coarse_steps:
                 st.emis = (expand_emissions(st.best_emis, parent, np.bincount(np.concatenate(units),

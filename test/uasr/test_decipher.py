@@ -192,6 +192,8 @@ def test_coarse_to_fine_em_picks_the_best_start_and_resumes():
     assert stages == [f"coarse {r}/3" for r in (1, 2, 3) for _ in range(6)] + ["fine"] * 8
     final = states[18]
     assert len(final.logliks) == 3 and final.best_loglik == max(final.logliks)
+    best = int(np.argmax(final.logliks))                        # the start whose emissions the fine stage expands
+    torch.testing.assert_close(final.best_emis, states[6 * (best + 1)].emis)
     assert _accuracy(hmm, emis, units, truth) > 0.9
     torch.testing.assert_close(decipher_em(hmm, units, cfg, parent, state=states[9]), emis)
 
