@@ -18,6 +18,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,8 +178,8 @@ def match_insertion_bonus(logprobs: Mapping[str, np.ndarray], tokens: OutputToke
     want = sum(sum(p != SIL for p in target[u]) for u in logprobs)
     counts = {}
     for bonus in sorted(grid):
-        config = BeamConfig(beam.beam, beam.beam_threshold, beam.lm_weight, bonus, beam.merge)
-        labels = decode_labels(logprobs, tokens, "beam", lm, config, batch_size)
+        labels = decode_labels(logprobs, tokens, "beam", lm, dataclasses.replace(beam, insertion_bonus=bonus),
+                               batch_size)
         counts[bonus] = sum(sum(p != SIL for p in v) for v in labels.values())
         log.info("insertion bonus %g: %d phones (target %d)", bonus, counts[bonus], want)
     return min(counts, key=lambda b: (abs(counts[b] - want), b)), counts
