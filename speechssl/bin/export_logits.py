@@ -25,7 +25,7 @@ import torch
 
 from speechssl.trainers.base import pick_device
 from speechssl.uasr.data import FEATS_SCP, FeatureSet
-from speechssl.uasr.pseudo_label import LOGITS_SCP, TOKENS_FILE, load_uasr_model, write_logits
+from speechssl.uasr.pseudo_label import LOGITS_SCP, TOKENS_FILE, compute_logprobs, load_uasr_model, write_logits
 from speechssl.utils.errors import cli_main
 from speechssl.utils.log import get_logger, setup_logging
 from speechssl.utils.stage import StageMarker
@@ -65,7 +65,8 @@ def main(argv=None) -> int:
     device = pick_device(args.device)
     model = load_uasr_model(args.checkpoint, device)
     features = FeatureSet(args.feats)
-    matrices = write_logits(out_dir, model, features, args.batch_size, device)
+    matrices = dict(compute_logprobs(model, features, args.batch_size, device))
+    write_logits(out_dir, model, matrices)
     marker.write(outputs, {"utterances": len(matrices), "kind": model.kind, "columns": len(model.tokens)})
     hint = f" --blank '{model.blank}'" if model.blank else ""
     log.info("decode with: python -m speechssl.bin.decode_uasr%s %s %s <decode-dir>", hint, out_dir / LOGITS_SCP,

@@ -18,8 +18,10 @@ For every --set NAME=FEATS_DIR, writes into OUT_DIR/NAME:
   scoring/       with --ref NAME=utt2phones: oracle PER (<SIL> removed), sclite-style files (see speechssl.bin.score)
 With --round, the set PERs become one row (replaced if the round exists) of
 ROUNDS_DIR/rounds.json and rounds.md.  A done-marker per set records the
-checkpoint, features and decoding options; a rerun with the same ones only
-rescores, one with other ones is refused unless --redo true.
+checkpoint, features and decoding options (with --match-length: the labels
+matched and the bonus chosen); a rerun with the same ones only rescores, one
+with other ones is refused unless --redo true.  Each set's logits are computed
+once, also for the set whose length is matched.
 """
 from __future__ import annotations
 
@@ -111,21 +113,20 @@ def _load(args, device: torch.device):
     return model, tokens, lm
 
 
-def _matched_bonus(args, sets: dict[str, Path], model, tokens, lm, beam: BeamConfig, device) -> float:
-    """--match-length: the insertion bonus whose output length on one set matches the given labels."""
-    (name, labels_path), = parse_pairs([args.match_length], "--match-length").items()
-    if args.decoder != "beam":
-        raise SpeechSSLError("--match-length tunes the insertion bonus of --decoder beam")
-    if name not in sets:
-        raise SpeechSSLError(f"--match-length {name}: no --set of that name")
+def _bonus_grid(text: str) -> list[float]:
     try:
-        grid = [float(x) for x in args.bonus_grid.split(",")]
+        return [float(x) for x in text.split(",")]
     except ValueError:
-        raise SpeechSSLError(f"--bonus-grid {args.bonus_grid!r}: expected numbers separated by commas") from None
-    logprobs = dict(compute_logprobs(model, FeatureSet(sets[name]), args.batch_size, device))
-    bonus, _ = match_insertion_bonus(logprobs, tokens, lm, beam, read_phone_table(labels_path), grid,
-                                     args.batch_size)
-    log.info("insertion bonus %g: its output on %s is closest in length to %s", bonus, name, labels_path)
+        raise SpeechSSLError(f"--bonus-grid {text!r}: expected numbers separated by commas") from None
+
+
+def _matched_bonus(args, logprobs: dict, tokens, lm, beam: BeamConfig) -> float:
+    """--match-length: the insertion bonus whose output length on one set (``logprobs``) matches the labels."""
+    labels_path = args.match_length.partition("=")[2]
+    bonus, _ = match_insertion_bonus(logprobs, tokens, lm, beam, read_phone_table(labels_path),
+                                     _bonus_grid(args.bonus_grid), args.batch_size)
+    log.info("insertion bonus %g: its output on %s is closest in length to %s", bonus,
+             args.match_length.partition("=")[0], labels_path)
     return bonus
 
 
@@ -144,34 +145,53 @@ def main(argv=None) -> int:
         log.warning("--decoder beam without --lm: acoustic-only beam search")
     beam = BeamConfig(args.beam, args.beam_threshold, args.lm_weight, args.insertion_bonus, args.merge)
     beam.check()
-    device = pick_device(args.device)
-    model = lm = None
-    if args.match_length:
-        model, tokens, lm = _load(args, device)
-        beam = dataclasses.replace(beam, insertion_bonus=_matched_bonus(args, sets, model, tokens, lm, beam, device))
     options = {k: getattr(args, k) for k in ("decoder", "lm", "lm_weight", "beam", "beam_threshold", "merge")}
-    options["insertion_bonus"] = beam.insertion_bonus
-    per = {}
-    for name, feats_dir in sets.items():
+    options["insertion_bonus"] = args.insertion_bonus
+    match_inputs = []
+    if args.match_length:
+        (match_set, match_labels), = parse_pairs([args.match_length], "--match-length").items()
+        if args.decoder != "beam":
+            raise SpeechSSLError("--match-length tunes the insertion bonus of --decoder beam")
+        if match_set not in sets:
+            raise SpeechSSLError(f"--match-length {match_set}: no --set of that name")
+        options["insertion_bonus"] = {"match_length": match_set, "grid": _bonus_grid(args.bonus_grid)}
+        match_inputs = [match_labels]
+    markers = {name: StageMarker(out_dir / name / ".done.pseudo_label.json", f"pseudo_label {name}", options,
+                                 [args.checkpoint, feats_dir / FEATS_SCP] + ([args.lm] if args.lm else [])
+                                 + match_inputs)
+               for name, feats_dir in sets.items()}
+    todo = [name for name in sets if markers[name].needs_run([out_dir / name / LABEL_TABLE],
+                                                              redo=args.redo == "true")]
+    model = None
+    if todo:
+        device = pick_device(args.device)
+        model, tokens, lm = _load(args, device)
+        logprobs = {}       # each set's log-probabilities, computed once
+        if args.match_length:
+            logprobs[match_set] = dict(compute_logprobs(model, FeatureSet(sets[match_set]), args.batch_size, device))
+            beam = dataclasses.replace(beam, insertion_bonus=_matched_bonus(args, logprobs[match_set], tokens, lm,
+                                                                             beam))
+    elif args.match_length:     # every set done: the bonus they were decoded with
+        beam = dataclasses.replace(beam, insertion_bonus=_recorded(out_dir, sets, "insertion_bonus"))
+    for name in todo:
         set_dir = out_dir / name
-        labels_path = set_dir / LABEL_TABLE
-        inputs = [args.checkpoint, feats_dir / FEATS_SCP] + ([args.lm] if args.lm else [])
-        marker = StageMarker(set_dir / ".done.pseudo_label.json", f"pseudo_label {name}", options, inputs)
-        if marker.needs_run([labels_path], redo=args.redo == "true"):
-            if model is None:
-                model, tokens, lm = _load(args, device)
-            matrices = write_logits(set_dir / "logits", model, FeatureSet(feats_dir), args.batch_size, device)
-            labels = decode_labels(matrices, tokens, args.decoder, lm, beam, args.batch_size)
-            write_label_table(labels_path, labels)
-            marker.write([labels_path], {"utterances": len(labels), "kind": model.kind,
-                                         "empty": sum(not v for v in labels.values())})
-            log.info("%s: %d pseudo-labelled utterances in %s", name, len(labels), labels_path)
-        if name in refs:
-            per[name] = score_labels(read_phone_table(labels_path), read_phone_table(refs[name]),
-                                     set_dir / "scoring")["per"]
-            log.info("%s: oracle PER %.2f%%", name, per[name])
+        matrices = logprobs.pop(name, None)
+        if matrices is None:
+            matrices = dict(compute_logprobs(model, FeatureSet(sets[name]), args.batch_size, device))
+        write_logits(set_dir / "logits", model, matrices)
+        labels = decode_labels(matrices, tokens, args.decoder, lm, beam, args.batch_size)
+        write_label_table(set_dir / LABEL_TABLE, labels)
+        markers[name].write([set_dir / LABEL_TABLE], {"utterances": len(labels), "kind": model.kind,
+                                                      "insertion_bonus": beam.insertion_bonus,
+                                                      "empty": sum(not v for v in labels.values())})
+        log.info("%s: %d pseudo-labelled utterances in %s", name, len(labels), set_dir / LABEL_TABLE)
+    per = {}
+    for name, ref in refs.items():
+        per[name] = score_labels(read_phone_table(out_dir / name / LABEL_TABLE), read_phone_table(ref),
+                                 out_dir / name / "scoring")["per"]
+        log.info("%s: oracle PER %.2f%%", name, per[name])
     if args.round:
-        kind = model.kind if model is not None else _kind_of(out_dir, sets)
+        kind = model.kind if model is not None else _recorded(out_dir, sets, "kind")
         row = {"round": args.round, "model": kind, "checkpoint": str(args.checkpoint),
                "decoder": describe_decoder(args, beam.insertion_bonus), "per": per,
                "references": sorted({Path(r).name for r in refs.values()})}
@@ -179,10 +199,10 @@ def main(argv=None) -> int:
     return 0
 
 
-def _kind_of(out_dir: Path, sets: dict[str, Path]) -> str:
-    """The model kind recorded in a set's done-marker (when every set was already done)."""
+def _recorded(out_dir: Path, sets: dict[str, Path], key: str):
+    """A value recorded in the first set's done-marker (when every set was already done)."""
     record = json.loads((out_dir / next(iter(sets)) / ".done.pseudo_label.json").read_text(encoding="utf-8"))
-    return record["summary"]["kind"]
+    return record["summary"][key]
 
 
 if __name__ == "__main__":

@@ -120,11 +120,10 @@ def compute_logprobs(model: LoadedModel, features: FeatureSet, batch_size: int =
             bar.update(len(batch.utts))
 
 
-def write_logits(out_dir: str | Path, model: LoadedModel, features: FeatureSet, batch_size: int = 32,
-                 device: torch.device | str = "cpu") -> dict[str, np.ndarray]:
-    """Write ``logits.ark``/``logits.scp`` and ``tokens.txt`` into ``out_dir`` (atomically); return the matrices."""
+def write_logits(out_dir: str | Path, model: LoadedModel, matrices: Mapping[str, np.ndarray]) -> None:
+    """Write ``matrices`` (from :func:`compute_logprobs` of ``model``) as ``logits.ark``/``logits.scp`` and
+    ``tokens.txt`` into ``out_dir`` (atomically)."""
     out_dir = Path(out_dir)
-    matrices = dict(compute_logprobs(model, features, batch_size, device))
     with atomic_dir(out_dir) as tmp:
         ark = out_dir / "logits.ark"  # the scp names the final location
         with kaldiio.WriteHelper(f"ark,scp:{tmp / 'logits.ark'},{tmp / LOGITS_SCP}") as writer:
@@ -139,7 +138,6 @@ def write_logits(out_dir: str | Path, model: LoadedModel, features: FeatureSet, 
             f.write("".join(f"{s}\n" for s in model.tokens))
     log.info("wrote %d utterances of %d columns to %s (blank: %s)", len(matrices), len(model.tokens),
              out_dir / LOGITS_SCP, model.blank or "none")
-    return matrices
 
 
 def decode_labels(logprobs: Mapping[str, np.ndarray], tokens: OutputTokens, decoder: str = "greedy", lm=None,

@@ -92,7 +92,7 @@ def test_label_table_round_trip_and_rounds_table(tmp_path):
     assert json.loads((tmp_path / "rounds.json").read_text()) == rows
 
 
-def test_self_training_round_improves_on_noisy_labels(corpus, tmp_path, capsys):
+def test_self_training_round_improves_on_noisy_labels(corpus, tmp_path, capsys, monkeypatch):
     """Round 0 labels are gold phones with 30% substitutions; one CTC round on them must beat them on dev.
 
     The CTC model is convolutional (local context cannot memorise the label noise) and selected by label_per.
@@ -159,7 +159,24 @@ def test_self_training_round_improves_on_noisy_labels(corpus, tmp_path, capsys):
     assert sum(p != "<SIL>" for v in written.values() for p in v) == counts[bonus]
     row = json.loads((st / "rounds.json").read_text())[-1]
     assert row["decoder"] == f"beam 10 (lm.phones.4.bin, weight 0.5, bonus {bonus:g} matched to round0/dev)"
+    # the same matched command again: no forward pass and no bonus search, the recorded bonus in the row
+    rows = json.loads((st / "rounds.json").read_text())
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a finished pseudo-labelling ran again")
+    monkeypatch.setattr(pseudo_label, "compute_logprobs", must_not_run)
+    monkeypatch.setattr(pseudo_label, "match_insertion_bonus", must_not_run)
+    assert pseudo_label.main([str(exp / "checkpoint_best.pt"), str(st / "round1m"), *sets, *lm_args, *matched,
+                              "--round", "1-ctc-matched"]) == 0
+    assert json.loads((st / "rounds.json").read_text()) == rows
+    monkeypatch.undo()
+    # other labels to match: the recorded outputs are refused, not silently kept
+    other = tmp_path / "other_utt2pseudo"
+    write_label_table(other, {u: v[:1] for u, v in target.items()})
     capsys.readouterr()
+    assert pseudo_label.main([str(exp / "checkpoint_best.pt"), str(st / "round1m"), *sets, *lm_args,
+                              "--match-length", f"dev={other}", "--bonus-grid", "0,2,8"]) == 1
+    assert "--redo true" in capsys.readouterr().err
     assert pseudo_label.main([str(exp / "checkpoint_best.pt"), str(st / "round1g"), *sets, *matched]) == 1
     assert "--decoder beam" in capsys.readouterr().err
     assert pseudo_label.main([str(exp / "checkpoint_best.pt"), str(st / "round1x"), *sets, *lm_args,
