@@ -171,6 +171,10 @@ def main(argv=None) -> int:
             logprobs[match_set] = dict(compute_logprobs(model, FeatureSet(sets[match_set]), args.batch_size, device))
             beam = dataclasses.replace(beam, insertion_bonus=_matched_bonus(args, logprobs[match_set], tokens, lm,
                                                                              beam))
+            for name in set(sets) - set(todo):      # sets already labelled by a killed run of this command
+                if _recorded(out_dir, {name: sets[name]}, "insertion_bonus") != beam.insertion_bonus:
+                    raise SpeechSSLError(f"{out_dir / name}: labelled with another insertion bonus than the "
+                                         f"{beam.insertion_bonus:g} matched now; rerun with --redo true")
     elif args.match_length:     # every set done: the bonus they were decoded with
         beam = dataclasses.replace(beam, insertion_bonus=_recorded(out_dir, sets, "insertion_bonus"))
     for name in todo:

@@ -170,6 +170,20 @@ def test_self_training_round_improves_on_noisy_labels(corpus, tmp_path, capsys, 
                               "--round", "1-ctc-matched"]) == 0
     assert json.loads((st / "rounds.json").read_text()) == rows
     monkeypatch.undo()
+    # a run killed after the train set: the bonus is matched again and must agree with the one train was made with
+    (st / "round1m/dev/utt2pseudo").unlink()
+    assert pseudo_label.main([str(exp / "checkpoint_best.pt"), str(st / "round1m"), *sets, *lm_args, *matched,
+                              "--round", "1-ctc-matched"]) == 0
+    assert read_phone_table(st / "round1m/dev/utt2pseudo") == written
+    assert json.loads((st / "rounds.json").read_text()) == rows
+    train_marker = st / "round1m/train/.done.pseudo_label.json"
+    record = json.loads(train_marker.read_text())
+    record["summary"]["insertion_bonus"] = 99.0
+    train_marker.write_text(json.dumps(record))
+    (st / "round1m/dev/utt2pseudo").unlink()
+    capsys.readouterr()
+    assert pseudo_label.main([str(exp / "checkpoint_best.pt"), str(st / "round1m"), *sets, *lm_args, *matched]) == 1
+    assert "labelled with another insertion bonus" in capsys.readouterr().err
     # other labels to match: the recorded outputs are refused, not silently kept
     other = tmp_path / "other_utt2pseudo"
     write_label_table(other, {u: v[:1] for u, v in target.items()})
