@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
@@ -163,6 +162,7 @@ def main(argv=None) -> int:
     todo = [name for name in sets if markers[name].needs_run([out_dir / name / LABEL_TABLE],
                                                               redo=args.redo == "true")]
     model = None
+    first_done = markers[next(iter(sets))].read()["summary"] if not todo else None   # what a finished run recorded
     if todo:
         device = pick_device(args.device)
         model, tokens, lm = _load(args, device)
@@ -172,11 +172,11 @@ def main(argv=None) -> int:
             beam = dataclasses.replace(beam, insertion_bonus=_matched_bonus(args, logprobs[match_set], tokens, lm,
                                                                              beam))
             for name in set(sets) - set(todo):      # sets already labelled by a killed run of this command
-                if _recorded(out_dir, {name: sets[name]}, "insertion_bonus") != beam.insertion_bonus:
+                if markers[name].read()["summary"]["insertion_bonus"] != beam.insertion_bonus:
                     raise SpeechSSLError(f"{out_dir / name}: labelled with another insertion bonus than the "
                                          f"{beam.insertion_bonus:g} matched now; rerun with --redo true")
     elif args.match_length:     # every set done: the bonus they were decoded with
-        beam = dataclasses.replace(beam, insertion_bonus=_recorded(out_dir, sets, "insertion_bonus"))
+        beam = dataclasses.replace(beam, insertion_bonus=first_done["insertion_bonus"])
     for name in todo:
         set_dir = out_dir / name
         matrices = logprobs.pop(name, None)
@@ -195,18 +195,12 @@ def main(argv=None) -> int:
                                  out_dir / name / "scoring")["per"]
         log.info("%s: oracle PER %.2f%%", name, per[name])
     if args.round:
-        kind = model.kind if model is not None else _recorded(out_dir, sets, "kind")
+        kind = model.kind if model is not None else first_done["kind"]
         row = {"round": args.round, "model": kind, "checkpoint": str(args.checkpoint),
                "decoder": describe_decoder(args, beam.insertion_bonus), "per": per,
                "references": sorted({Path(r).name for r in refs.values()})}
         update_rounds_table(Path(args.rounds_dir) if args.rounds_dir else out_dir.parent, row)
     return 0
-
-
-def _recorded(out_dir: Path, sets: dict[str, Path], key: str):
-    """A value recorded in the first set's done-marker (when every set was already done)."""
-    record = json.loads((out_dir / next(iter(sets)) / ".done.pseudo_label.json").read_text(encoding="utf-8"))
-    return record["summary"][key]
 
 
 if __name__ == "__main__":
