@@ -119,13 +119,11 @@ def _bonus_grid(text: str) -> list[float]:
         raise SpeechSSLError(f"--bonus-grid {text!r}: expected numbers separated by commas") from None
 
 
-def _matched_bonus(args, logprobs: dict, tokens, lm, beam: BeamConfig) -> float:
-    """--match-length: the insertion bonus whose output length on one set (``logprobs``) matches the labels."""
-    labels_path = args.match_length.partition("=")[2]
-    bonus, _ = match_insertion_bonus(logprobs, tokens, lm, beam, read_phone_table(labels_path),
-                                     _bonus_grid(args.bonus_grid), args.batch_size)
-    log.info("insertion bonus %g: its output on %s is closest in length to %s", bonus,
-             args.match_length.partition("=")[0], labels_path)
+def _matched_bonus(name: str, labels_path: Path, grid: list[float], logprobs: dict, tokens, lm, beam: BeamConfig,
+                   batch_size: int) -> float:
+    """--match-length: the insertion bonus whose output length on set ``name`` (``logprobs``) matches the labels."""
+    bonus, _ = match_insertion_bonus(logprobs, tokens, lm, beam, read_phone_table(labels_path), grid, batch_size)
+    log.info("insertion bonus %g: its output on %s is closest in length to %s", bonus, name, labels_path)
     return bonus
 
 
@@ -153,7 +151,8 @@ def main(argv=None) -> int:
             raise SpeechSSLError("--match-length tunes the insertion bonus of --decoder beam")
         if match_set not in sets:
             raise SpeechSSLError(f"--match-length {match_set}: no --set of that name")
-        options["insertion_bonus"] = {"match_length": match_set, "grid": _bonus_grid(args.bonus_grid)}
+        grid = _bonus_grid(args.bonus_grid)
+        options["insertion_bonus"] = {"match_length": match_set, "grid": grid}
         match_inputs = [match_labels]
     markers = {name: StageMarker(out_dir / name / ".done.pseudo_label.json", f"pseudo_label {name}", options,
                                  [args.checkpoint, feats_dir / FEATS_SCP] + ([args.lm] if args.lm else [])
@@ -169,8 +168,9 @@ def main(argv=None) -> int:
         logprobs = {}       # each set's log-probabilities, computed once
         if args.match_length:
             logprobs[match_set] = dict(compute_logprobs(model, FeatureSet(sets[match_set]), args.batch_size, device))
-            beam = dataclasses.replace(beam, insertion_bonus=_matched_bonus(args, logprobs[match_set], tokens, lm,
-                                                                             beam))
+            bonus = _matched_bonus(match_set, match_labels, grid, logprobs[match_set], tokens, lm, beam,
+                                   args.batch_size)
+            beam = dataclasses.replace(beam, insertion_bonus=bonus)
             for name in set(sets) - set(todo):      # sets already labelled by a killed run of this command
                 if markers[name].read()["summary"]["insertion_bonus"] != beam.insertion_bonus:
                     raise SpeechSSLError(f"{out_dir / name}: labelled with another insertion bonus than the "
