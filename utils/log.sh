@@ -14,3 +14,13 @@ stage_start() {
   mkdir -p exp
   printf '%s\t%s\t%s\n' "$1" "$(date +%s)" "$2" >> exp/stage_times.tsv
 }
+
+# quote_args ARG...: the arguments as one line a shell reads back as the same arguments (those with spaces
+# or other special characters in single quotes), for recording the command a recipe was run with.
+quote_args() {
+  local a out=() q="'"
+  for a in "$@"; do
+    if [[ -n $a && $a =~ ^[A-Za-z0-9_./=:,+@%-]+$ ]]; then out+=("$a"); else out+=("'${a//$q/$q\\$q$q}'"); fi
+  done
+  echo "${out[*]}"
+}

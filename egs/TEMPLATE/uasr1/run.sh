@@ -48,7 +48,7 @@ decipher_config=                # stage 8: e.g. conf/decipher.yaml: also self-tr
 decipher_opts=                  # stage 8: extra decipher_units options, e.g. "--em-iters 50 --dims 0" (--dims 0 for SSL features)
 results_tables=                 # stage 11: more markdown tables for RESULTS.md, "Title=file.md" items separated by ";"
 results_title="UASR on $(basename "$(dirname "$PWD")")" # stage 11: heading of RESULTS.md
-run_args="$*"
+run_args=$(quote_args "$@")  # this run's options, as RESULTS.md records them
 set -- --config conf/run.conf "$@"
 . utils/parse_options.sh
 
@@ -244,11 +244,11 @@ if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
   stage_start 11 "RESULTS.md from exp/"
   python -m speechssl.bin.write_uasr_results --title "$results_title" --sets "$dev_set $test_sets" \
     --tables "$results_tables" \
-    --gan-dir $gan --command "./run.sh $run_args" \
+    --gan-dir $gan --command "./run.sh${run_args:+ $run_args}" \
     --table "Self-training (oracle PER % by round)=$gan/self_training/rounds.md" \
     --table "Self-training from decipherment, without the GAN (oracle PER % by round)=$dec/rounds.md" \
     --table "Supervised twins: upper bounds trained with labels (oracle PER %)=exp/supervised_${feat}_$uasr/rounds.md" \
     --note "The stand-in corpus is synthesized speech (espeak-ng): these numbers show what the pipeline does, not how a method performs on real speech. PER against reference phones is an oracle measurement; no stage trains or selects on it."
 fi
 
-stage_start done "./run.sh $run_args"
+stage_start done "./run.sh${run_args:+ $run_args}"
