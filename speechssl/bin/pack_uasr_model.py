@@ -1,16 +1,22 @@
 """Pack a trained UASR model into one directory that recognises raw audio (see speechssl.uasr.package).
 
-Example (what run.sh's stage 11 runs, in the recipe directory)::
+Examples (what run.sh's stage 10 runs, in the recipe directory): the selected GAN, and the last
+self-training round's CTC model (frame features, no transform: "-"; the insertion bonus its round matched)::
 
     python -m speechssl.bin.pack_uasr_model --vad-config conf/vad.yaml --feats-config conf/feats_mfcc.yaml \\
         --feat-type mfcc --decode-config conf/decode.yaml \\
         exp/uasr_mfcc_v2/selected.json exp/transform_mfcc_v2 data/text exp/uasr_mfcc_v2/packed
+    python -m speechssl.bin.pack_uasr_model --vad-config conf/vad.yaml --feats-config conf/feats_mfcc.yaml \\
+        --feat-type mfcc --decode-config conf/decode.yaml --insertion-bonus 2 \\
+        exp/decipher_mfcc/self_training/ctc_round2/checkpoint_best.pt - data/text \\
+        exp/decipher_mfcc/self_training/packed
     python -m speechssl.bin.recognize exp/uasr_mfcc_v2/packed a.flac b.wav
 
 The arguments are those of the stages that made the model: the VAD options of
 stage 2, the feature options of stage 4 (config file plus --feat-type,
 --upstream and --layers; the SSL checkpoint is copied into the package), the
-transform of stage 5, the GAN of stage 6 (its selected.json or a checkpoint),
+transform of stage 5 and the GAN of stage 6 (its selected.json or a checkpoint),
+or a CTC checkpoint of self-training (stage 8) without a transform,
 the text directory (token list, phone 6-gram, lexicon, word 4-gram) and the
 decode options of stage 7.  The pieces are checked against each other before
 anything is written; the directory is replaced atomically and gets a
@@ -33,8 +39,10 @@ from speechssl.utils.stage import StageMarker
 
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("gan", help="the sweep's selected.json (select_uasr_run) or a GAN checkpoint of train_uasr")
-    p.add_argument("transform_dir", help="fitted feature transform (fit_feature_transform), e.g. exp/transform_mfcc_v2")
+    p.add_argument("gan", metavar="model", help="the sweep's selected.json (select_uasr_run), a GAN checkpoint of train_uasr, or "
+                   "a CTC checkpoint of train_ctc (self-training)")
+    p.add_argument("transform_dir", help="fitted feature transform of a GAN (fit_feature_transform), e.g. "
+                   "exp/transform_mfcc_v2; '-' for a CTC model, which reads the frame features")
     p.add_argument("text_dir", help="text directory of prepare_text (dict.phn.txt, "
                    + ", ".join(TEXT_FILES.values()) + ")")
     p.add_argument("out_dir", help="the packed model directory to write (replaced atomically)")
@@ -50,6 +58,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--word-lm", default=None, help="word n-gram of the word decoder (default: the text directory's "
                    "lm.words.4.bin; empty: none)")
     p.add_argument("--decode-config", default=None, help="decode_uasr config of stage 7 (e.g. conf/decode.yaml)")
+    p.add_argument("--insertion-bonus", type=float, default=None, help="replaces the decode config's insertion "
+                   "bonus (e.g. the one a self-training round matched: summary of its .done.pseudo_label.json)")
     p.add_argument("--redo", type=str2bool, default=False, help="pack again although a package made from other "
                    "inputs exists (default: %(default)s)")
     p.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
@@ -65,18 +75,22 @@ def main(argv=None) -> int:
                     for x in (f"--{name.replace('_', '-')}", getattr(args, name))]
     text = Path(args.text_dir)
     defaults = {"lexicon": args.word_lexicon, "word_lm": args.word_lm}
-    inputs = [resolve_checkpoint(args.gan), Path(args.transform_dir), text / "dict.phn.txt",
+    transform = None if args.transform_dir == "-" else Path(args.transform_dir)
+    inputs = [resolve_checkpoint(args.gan), *([transform] if transform else []), text / "dict.phn.txt",
               *(text / name if defaults.get(key) is None else Path(defaults[key])
                 for key, name in TEXT_FILES.items() if defaults.get(key) != "")]
     inputs += [Path(x) for x in (args.vad_config, args.feats_config, args.upstream, args.cmvn_stats,
                                  args.decode_config) if x]
     config = {k: v for k, v in vars(args).items() if k not in ("out_dir", "redo", "log_level")}
+    if args.insertion_bonus is None:  # recorded only when given, so packages made before the option still match
+        del config["insertion_bonus"]
     out = Path(args.out_dir)
     marker = StageMarker(out / ".done.json", "pack_uasr_model", config, inputs)
     if not marker.needs_run([out], redo=args.redo):
         return 0
-    pack_model(out, args.gan, args.transform_dir, text, feats_config=args.feats_config, feat_options=feat_options,
-               vad_config=args.vad_config, decode_config=args.decode_config, cmvn_stats=args.cmvn_stats,
+    pack_model(out, args.gan, transform, text, feats_config=args.feats_config, feat_options=feat_options,
+               vad_config=args.vad_config, decode_config=args.decode_config, insertion_bonus=args.insertion_bonus,
+               cmvn_stats=args.cmvn_stats,
                word_lexicon=args.word_lexicon, word_lm=args.word_lm,
                command="python -m speechssl.bin.pack_uasr_model " + shlex.join(argv))
     marker.write([out])

@@ -11,14 +11,16 @@ written atomically):
                             SSL checkpoint and ``cmvn_stats.npz`` the training set's global CMVN
                             statistics, when these apply
 ``transform/``              the fitted wav2vec-U feature transform (stage 5; auxiliary targets,
-                            which only training uses, are left out)
-``generator.pt``            the selected GAN generator's weights (stage 6), a plain state dict
-``model.json``              its model and loss configuration and input dimension
-``tokens.txt``              the generator's output tokens, one per line
+                            which only training uses, are left out); absent for a CTC model
+``generator.pt``            the selected GAN generator's weights (stage 6), a plain state dict;
+                            ``ctc.pt`` instead for a CTC model of self-training (stage 8)
+``model.json``              its kind (``gan`` or ``ctc``), configuration and input dimension
+``tokens.txt``              the model's output tokens, one per line (a CTC model's blank last)
 ``lm.phones.bin``           the phone n-gram of stage 7 (KenLM binary)
 ``lm.words.bin``,           the word n-gram and the lexicon of stage 7's word decoding
 ``lexicon.lst``
-``decode.yaml``             ``decode_uasr`` options of the LM decoders (stage 7)
+``decode.yaml``             ``decode_uasr`` options of the LM decoders (stage 7; for a CTC model
+                            with the insertion bonus its self-training round matched)
 ``manifest.json``           format, versions, SHA-256 of every file, sources and the command
 ==========================  =====================================================================
 
@@ -27,7 +29,8 @@ recipe's stages 2-7 on waveforms: audio files (any format libsndfile reads,
 any sample rate, resampled to the features' rate) or arrays.  Every stage
 option is read by the stage program's own parser from the packed YAML, so a
 packed model decodes exactly as the recipe did: on the same audio it gives
-the phones and words that stage 7 wrote (MFCC/fbank features; SSL features
+the phones and words that stage 7 wrote (a packed CTC model: the phones of
+its self-training round's labels) (MFCC/fbank features; SSL features
 can differ in the last digits when batched differently).
 
 Multi-channel audio is refused unless a ``channel`` is chosen (an index, or
@@ -57,11 +60,13 @@ from speechssl.audio.features import CMVNStats
 from speechssl.decoding import OutputTokens, normalize_logprobs
 from speechssl.features.dump import SSL, DumpOptions
 from speechssl.features.extract import WaveformFeaturizer
+from speechssl.models.ctc import CTC_BLANK, CTCModel, CTCModelConfig
 from speechssl.models.uasr.gan import GANConfig, UASRGAN
 from speechssl.text.tokens import read_token_dict
 from speechssl.trainers.base import pick_device
 from speechssl.trainers.checkpoint import load_checkpoint
 from speechssl.uasr.preprocess import FeatureTransform
+from speechssl.uasr.pseudo_label import CTC_KIND
 from speechssl.utils.atomic import atomic_dir, atomic_write
 from speechssl.utils.cli import add_config_option, parse_args
 from speechssl.utils.errors import SpeechSSLError
@@ -78,6 +83,7 @@ UPSTREAM_DIR = "upstream"
 CMVN_STATS = "cmvn_stats.npz"
 TRANSFORM_DIR = "transform"
 GENERATOR = "generator.pt"
+CTC_WEIGHTS = "ctc.pt"
 MODEL_JSON = "model.json"
 TOKENS = "tokens.txt"
 PHONE_LM = "lm.phones.bin"
@@ -203,15 +209,44 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str | Path, text_dir: str | Path, *,
-               feats_config: str | Path | None = None, feat_options: Sequence[str] = (),
+def _load_network(ckpt: Path) -> tuple[str, torch.nn.Module, list[str], int, dict[str, Any], int | None]:
+    """Kind (``gan`` or ``ctc``), the network to pack (the GAN's generator or the CTC model), its output tokens
+    (a CTC model's blank last), input dimension, training configuration and update of a checkpoint."""
+    state = load_checkpoint(ckpt)
+    config, extra = state.get("config", {}), state.get("extra", {})
+    kind = "ctc" if extra.get("model_kind") == CTC_KIND else "gan"
+    if "model" not in state.get("modules", {}) or (kind == "gan" and "discriminator" not in config.get("model", {})):
+        raise SpeechSSLError(f"{ckpt}: neither a GAN checkpoint of train_uasr nor a CTC checkpoint of train_ctc")
+    tokens, input_dim = list(extra.get("tokens") or []), extra.get("input_dim")
+    if not tokens or not input_dim:
+        raise SpeechSSLError(f"{ckpt}: the checkpoint lacks its token list or input dimension")
+    try:
+        if kind == "gan":
+            model = UASRGAN(int(input_dim), len(tokens), GANConfig.from_dict(config["model"], config["loss"]))
+        else:
+            model = CTCModel(int(input_dim), len(tokens), CTCModelConfig.from_dict(config["model"]))
+        model.load_state_dict(state["modules"]["model"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise SpeechSSLError(f"{ckpt}: cannot rebuild the {kind.upper()} model from its configuration and weights "
+                             f"({e})") from None
+    if kind == "gan":
+        return kind, model.generator, tokens, int(input_dim), config, state.get("update")
+    return kind, model, tokens + [CTC_BLANK], int(input_dim), config, state.get("update")
+
+
+def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str | Path | None, text_dir: str | Path,
+               *, feats_config: str | Path | None = None, feat_options: Sequence[str] = (),
                vad_config: str | Path | None = None, decode_config: str | Path | None = None,
-               cmvn_stats: str | Path | None = None, word_lexicon: str | Path | None = None,
-               word_lm: str | Path | None = None, command: str = "") -> Path:
+               insertion_bonus: float | None = None, cmvn_stats: str | Path | None = None,
+               word_lexicon: str | Path | None = None, word_lm: str | Path | None = None, command: str = "") -> Path:
     """Write the packed model of a recipe run into ``out_dir`` (replaced atomically); return its path.
 
     ``checkpoint`` is a GAN checkpoint of ``train_uasr`` or the sweep's
-    ``selected.json``; ``feats_config`` and ``feat_options`` (e.g.
+    ``selected.json`` (with the feature transform of stage 5 in
+    ``transform_dir``), or a CTC checkpoint of ``train_ctc`` from
+    self-training (on frame features: ``transform_dir`` None);
+    ``insertion_bonus`` replaces the decode config's (e.g. the bonus a
+    self-training round matched); ``feats_config`` and ``feat_options`` (e.g.
     ``["--feat-type", "ssl", "--upstream", "up.pt", "--layers", "15"]``) are
     what stage 4 passed to ``dump_features``; ``cmvn_stats`` is the training
     set's ``cmvn_stats.npz`` (only for ``cmvn: global``).  The pieces are
@@ -220,22 +255,15 @@ def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str |
     ``word_lm`` replace the text directory's lexicon and word n-gram (as stage
     7's options do); ``word_lm=""`` packs no word LM.
     """
-    out_dir, text_dir, transform_dir = Path(out_dir), Path(text_dir), Path(transform_dir)
+    out_dir, text_dir = Path(out_dir), Path(text_dir)
     ckpt = resolve_checkpoint(checkpoint)
-    state = load_checkpoint(ckpt)
-    config, extra = state.get("config", {}), state.get("extra", {})
-    if "discriminator" not in config.get("model", {}) or "model" not in state.get("modules", {}):
-        raise SpeechSSLError(f"{ckpt}: not a GAN checkpoint of train_uasr (a packed model holds a GAN generator)")
-    tokens, input_dim = list(extra.get("tokens") or []), extra.get("input_dim")
-    if not tokens or not input_dim:
-        raise SpeechSSLError(f"{ckpt}: the checkpoint lacks its token list or input dimension")
-    try:
-        gan = UASRGAN(int(input_dim), len(tokens), GANConfig.from_dict(config["model"], config["loss"]))
-        gan.load_state_dict(state["modules"]["model"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise SpeechSSLError(f"{ckpt}: cannot rebuild the GAN from its configuration and weights ({e})") from None
+    kind, network, tokens, input_dim, config, update = _load_network(ckpt)
+    if (transform_dir is None) != (kind == "ctc"):
+        raise SpeechSSLError(f"{ckpt}: a {kind.upper()} model " + ("reads frame features: give no feature transform"
+                             if kind == "ctc" else "needs the feature transform of stage 5 (transform_dir)"))
+    transform_dir = Path(transform_dir) if transform_dir is not None else None
     text_tokens = list(read_token_dict(text_dir / "dict.phn.txt"))
-    if text_tokens != tokens:
+    if text_tokens != tokens[:len(tokens) - (kind == "ctc")]:
         raise SpeechSSLError(f"{text_dir}/dict.phn.txt does not list the tokens {ckpt} was trained on "
                              f"({len(text_tokens)} vs {len(tokens)} tokens); pack with the text directory of this run")
     feat_args = _feature_args(Path(feats_config) if feats_config else None, feat_options)
@@ -264,20 +292,27 @@ def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str |
             _copy(Path(vad_config), tmp / VAD_YAML, "VAD config")
         if decode_config:
             _copy(Path(decode_config), tmp / DECODE_YAML, "decode config")
-        (tmp / TRANSFORM_DIR).mkdir()
-        for name in ("transform.json", "transform.npz"):
-            _copy(transform_dir / name, tmp / TRANSFORM_DIR / name, "fitted feature transform")
+        if insertion_bonus is not None:
+            decode = yaml.safe_load((tmp / DECODE_YAML).read_text(encoding="utf-8")) if decode_config else {}
+            _write_yaml(tmp / DECODE_YAML, {**(decode or {}), "insertion_bonus": float(insertion_bonus)},
+                        f"decode_uasr options ({decode_config or 'defaults'}, insertion bonus {insertion_bonus:g})")
+        if transform_dir is not None:
+            (tmp / TRANSFORM_DIR).mkdir()
+            for name in ("transform.json", "transform.npz"):
+                _copy(transform_dir / name, tmp / TRANSFORM_DIR / name, "fitted feature transform")
         sources = {"phone_lm": text_dir / TEXT_FILES["phone_lm"],
                    "word_lm": text_dir / TEXT_FILES["word_lm"] if word_lm is None else word_lm,
                    "lexicon": text_dir / TEXT_FILES["lexicon"] if word_lexicon is None else word_lexicon}
         for key, name in (("phone_lm", PHONE_LM), ("word_lm", WORD_LM), ("lexicon", LEXICON)):
             if sources[key]:
                 _copy(Path(sources[key]), tmp / name, "text-side file (prepare_text or the recipe's word decoder)")
-        with atomic_write(tmp / GENERATOR, "wb") as f:
-            torch.save(gan.generator.state_dict(), f)
+        with atomic_write(tmp / (GENERATOR if kind == "gan" else CTC_WEIGHTS), "wb") as f:
+            torch.save(network.state_dict(), f)
         with atomic_write(tmp / TOKENS) as f:
             f.write("".join(f"{t}\n" for t in tokens))
-        model = {"kind": "gan", "input_dim": int(input_dim), "model": config["model"], "loss": config["loss"]}
+        model = {"kind": kind, "input_dim": input_dim, "model": config["model"]}
+        if kind == "gan":
+            model["loss"] = config["loss"]
         with atomic_write(tmp / MODEL_JSON) as f:
             json.dump(model, f, indent=2)
             f.write("\n")
@@ -289,8 +324,9 @@ def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str |
         manifest = {
             "format": FORMAT, "version": FORMAT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "command": command, "versions": _versions(),
-            "sources": {"checkpoint": str(ckpt.resolve()), "update": state.get("update"),
-                        "transform_dir": str(transform_dir.resolve()), "text_dir": str(text_dir.resolve()),
+            "sources": {"checkpoint": str(ckpt.resolve()), "update": update, "kind": kind,
+                        "transform_dir": str(transform_dir.resolve()) if transform_dir else None,
+                        "text_dir": str(text_dir.resolve()), "insertion_bonus": insertion_bonus,
                         "feats_config": str(Path(feats_config).resolve()) if feats_config else None,
                         "feat_options": list(feat_options),
                         "vad_config": str(Path(vad_config).resolve()) if vad_config else None,
@@ -321,19 +357,26 @@ class PackedModel:
         self.featurizer = WaveformFeaturizer(_dump_options(feat_args, upstream, str(device)), stats)
         self.vad = _vad_settings(self._file(VAD_YAML) if (directory / VAD_YAML).exists() else None)
         self.detector = make_detector(self.vad["detector"], **self.vad["options"]) if self.vad else None
-        self.transform = FeatureTransform.load(self._file(TRANSFORM_DIR))
-        if self.featurizer.dim != self.transform.input_dim:
+        meta = self._model_json()
+        self.kind = meta["kind"]
+        #: the feature transform of a GAN (stage 5); None for a CTC model, which reads frame features
+        self.transform = FeatureTransform.load(self._file(TRANSFORM_DIR)) if self.kind == "gan" else None
+        if self.transform is not None and self.featurizer.dim != self.transform.input_dim:
             raise SpeechSSLError(
                 f"{directory}: the feature recipe ({FEATURES_YAML}) gives {self.featurizer.dim}-dim features but the "
                 f"transform was fitted on {self.transform.input_dim}-dim ones; pack with the feature options of the "
                 "run (--feats-config and the feat options of stage 4)")
         self.tokens = [line.split()[0] for line in self._file(TOKENS).read_text(encoding="utf-8").splitlines()
                        if line.strip()]
-        self.generator, self.input_dim = self._load_generator()
-        if self.transform.output_dim != self.input_dim:
+        self.blank = CTC_BLANK if self.kind == "ctc" else ""
+        self.network, self.input_dim = self._load_network(meta)
+        got, what = ((self.transform.output_dim, "the transform gives") if self.transform is not None
+                     else (self.featurizer.dim, f"the feature recipe ({FEATURES_YAML}) gives"))
+        if got != self.input_dim:
             raise SpeechSSLError(
-                f"{directory}: the transform gives {self.transform.output_dim}-dim features but the generator was "
-                f"trained on {self.input_dim}-dim ones; pack the transform of the run that trained it")
+                f"{directory}: {what} {got}-dim features but the {'generator' if self.kind == 'gan' else 'CTC model'} "
+                f"was trained on {self.input_dim}-dim ones; pack the feature options and transform of the run that "
+                "trained it")
         decode_cfg = self._file(DECODE_YAML) if (directory / DECODE_YAML).exists() else None
         self._decoders = {
             "phones_greedy": self._decoder(_decode_args(None, "greedy")),
@@ -379,33 +422,55 @@ class PackedModel:
             raise SpeechSSLError(f"{self.dir}: {name} is missing; this packed model is incomplete, pack it again")
         return path
 
-    def _load_generator(self) -> tuple[torch.nn.Module, int]:
+    def _model_json(self) -> dict[str, Any]:
+        path = self._file(MODEL_JSON)
         try:
-            meta = json.loads(self._file(MODEL_JSON).read_text(encoding="utf-8"))
-            input_dim = int(meta["input_dim"])
-            cfg = GANConfig.from_dict(meta["model"], meta["loss"])
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            meta["input_dim"] = int(meta["input_dim"])
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise SpeechSSLError(f"{path}: not a model description of pack_model ({e})") from None
+        if meta.get("kind", "gan") not in ("gan", "ctc"):
+            raise SpeechSSLError(f"{path}: unknown model kind {meta.get('kind')!r} (gan or ctc); pack it again")
+        return {"kind": "gan", **meta}
+
+    def _load_network(self, meta: dict[str, Any]) -> tuple[torch.nn.Module, int]:
+        """The GAN generator or the CTC model described by ``model.json``, with its packed weights."""
+        kind, input_dim = meta["kind"], meta["input_dim"]
+        weights_file = self._file(GENERATOR if kind == "gan" else CTC_WEIGHTS)
+        try:
+            if kind == "gan":
+                cfg = GANConfig.from_dict(meta["model"], meta["loss"])
+            else:
+                ctc_cfg = CTCModelConfig.from_dict(meta["model"])
+        except (KeyError, TypeError, ValueError) as e:
             raise SpeechSSLError(f"{self.dir / MODEL_JSON}: not a model description of pack_model ({e})") from None
         try:
-            weights = torch.load(self._file(GENERATOR), map_location="cpu", weights_only=True)
-            conv = weights.get("conv.weight")
+            weights = torch.load(weights_file, map_location="cpu", weights_only=True)
         except Exception as e:  # truncated or foreign files raise several types
-            raise SpeechSSLError(f"{self.dir / GENERATOR}: cannot read the generator weights ({e}); pack again") \
-                from None
-        if conv is None or conv.shape[0] != len(self.tokens):
-            raise SpeechSSLError(
-                f"{self.dir}: {TOKENS} lists {len(self.tokens)} tokens but the generator has "
-                f"{None if conv is None else conv.shape[0]} outputs; the token list belongs to another model")
-        generator = UASRGAN(input_dim, len(self.tokens), cfg).generator
+            raise SpeechSSLError(f"{weights_file}: cannot read the model weights ({e}); pack again") from None
+        if kind == "gan":
+            conv = weights.get("conv.weight")
+            if conv is None or conv.shape[0] != len(self.tokens):
+                raise SpeechSSLError(
+                    f"{self.dir}: {TOKENS} lists {len(self.tokens)} tokens but the generator has "
+                    f"{None if conv is None else conv.shape[0]} outputs; the token list belongs to another model")
+            network = UASRGAN(input_dim, len(self.tokens), cfg).generator
+        else:
+            if not self.tokens or self.tokens[-1] != CTC_BLANK:
+                raise SpeechSSLError(f"{self.dir / TOKENS}: a CTC model's token list ends with its blank {CTC_BLANK}; "
+                                     "the token list belongs to another model")
+            network = CTCModel(input_dim, len(self.tokens) - 1, ctc_cfg)
         try:
-            generator.load_state_dict(weights)
+            network.load_state_dict(weights)
         except RuntimeError as e:
-            raise SpeechSSLError(f"{self.dir / GENERATOR}: the weights do not fit {MODEL_JSON} ({e})") from None
-        return generator.to(self.device).eval(), input_dim
+            raise SpeechSSLError(f"{weights_file}: the weights do not fit {MODEL_JSON} and the {len(self.tokens)} "
+                                 f"tokens of {TOKENS} ({e})") from None
+        return network.to(self.device).eval(), input_dim
 
     def _decoder(self, args):
         from speechssl.bin.decode_uasr import make_decoder
 
+        args.blank = self.blank
         tokens = OutputTokens.build(self.tokens, args.blank, args.drop_tokens.split(), where=str(self.dir / TOKENS))
         try:
             return tokens, args.batch_size, make_decoder(args, tokens)
@@ -415,9 +480,10 @@ class PackedModel:
     def summary(self) -> dict[str, Any]:
         """What the model expects and produces (recorded in the manifest)."""
         opts = self.featurizer.opts
-        return {"sample_rate": self.featurizer.sample_rate, "feat_type": opts.feat_type, "layers": opts.layers,
-                "feature_dim": self.featurizer.dim, "frame_rate": self.featurizer.frame_rate,
-                "transform_dim": self.transform.output_dim, "tokens": len(self.tokens),
+        return {"kind": self.kind, "sample_rate": self.featurizer.sample_rate, "feat_type": opts.feat_type,
+                "layers": opts.layers, "feature_dim": self.featurizer.dim, "frame_rate": self.featurizer.frame_rate,
+                "transform_dim": self.transform.output_dim if self.transform is not None else None,
+                "tokens": len(self.tokens),
                 "vad": None if self.vad is None else {"detector": self.vad["detector"], "mode": self.vad["mode"]}}
 
     # -- recognition -------------------------------------------------------------
@@ -501,9 +567,10 @@ class PackedModel:
         for utt in short:
             results[utt].note = f"shorter than the {self.featurizer.min_samples} samples of one feature frame"
         feats = self.featurizer([(u, w) for u, w in pieces if u not in short])
-        feats = {u: self.transform.apply(f) for u, f in feats.items()}
-        for utt in [u for u, f in feats.items() if not len(f)]:
-            results[utt].note = "no frame left after the feature transform"
+        if self.transform is not None:
+            feats = {u: self.transform.apply(f) for u, f in feats.items()}
+            for utt in [u for u, f in feats.items() if not len(f)]:
+                results[utt].note = "no frame left after the feature transform"
         logprobs = self._logprobs({u: f for u, f in feats.items() if len(f)})
         for name, (tokens, decode_batch, decode) in self._decoders.items():
             utts = list(logprobs)
@@ -516,7 +583,8 @@ class PackedModel:
 
     @torch.no_grad()
     def _logprobs(self, feats: Mapping[str, np.ndarray], batch_size: int = 32) -> dict[str, np.ndarray]:
-        """Generator log-probabilities, in length-sorted batches as ``export_logits`` computes them."""
+        """Network log-probabilities, in length-sorted batches as ``export_logits`` and ``pseudo_label`` compute
+        them."""
         utts = list(feats)
         lengths = np.array([len(feats[u]) for u in utts], dtype=np.int64)
         out: dict[str, np.ndarray] = {}
@@ -528,7 +596,7 @@ class PackedModel:
             for row, i in enumerate(idx):
                 x[row, : lengths[i]] = feats[utts[i]]
             mask = torch.from_numpy(np.arange(t_max)[None, :] >= lengths[idx][:, None]).to(self.device)
-            res = self.generator(torch.from_numpy(x).to(self.device), mask)
+            res = self.network(torch.from_numpy(x).to(self.device), mask)
             logprobs = res["logits"].float().log_softmax(dim=-1).cpu().numpy()
             valid = (~res["padding_mask"]).sum(dim=1).tolist()
             for row, i in enumerate(idx):

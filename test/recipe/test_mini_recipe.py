@@ -102,9 +102,14 @@ def test_every_stage_produced_valid_outputs(recipe, finished):
         assert heading in results, heading
     assert "| dev_clean_2 | phn6 | PER |" in results and "| test_clean_2 | word4 | WER |" in results
     assert (recipe / "RESULTS.curves.png").stat().st_size > 0
-    # stage 10: the packed model reproduces stage 7 from raw audio
+    # stage 10: the packed GAN reproduces stage 7 from raw audio, the packed last self-training round from
+    # decipherment its labels of stage 8
     assert json.loads((gan / "packed" / "manifest.json").read_text())
-    assert "packed model on raw audio, test_clean_2 words: 4 of 4 utterances as in stage 7" in out
+    assert f"{gan.relative_to(recipe)}/packed on raw audio of test_clean_2, words: 4 of 4 utterances as in the " \
+           "stage outputs" in out
+    dec = Path("exp/decipher_mfcc/self_training")
+    assert json.loads((recipe / dec / "packed" / "manifest.json").read_text())["sources"]["kind"] == "ctc"
+    assert f"{dec}/packed on raw audio of test_clean_2, phones_lm: 4 of 4 utterances as in the stage outputs" in out
 
 
 def test_rerun_skips_and_changed_config_is_refused(recipe, recipe_env, finished):

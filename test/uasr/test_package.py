@@ -9,12 +9,13 @@ import pytest
 import soundfile as sf
 
 from speechssl.bin import (apply_feature_transform, compute_vad, decode_uasr, dump_features, export_logits,
-                           fit_feature_transform, pack_uasr_model, prepare_text, recognize)
+                           fit_feature_transform, pack_uasr_model, prepare_text, pseudo_label, recognize)
 from speechssl.data.scp import read_dict
+from speechssl.trainers.ctc import CTCTrainer, load_config as load_ctc_config
 from speechssl.trainers.uasr_gan import UASRGANTrainer, load_config
 from speechssl.uasr.package import PackedModel, Recognition, format_outputs, pack_model
 from speechssl.utils.errors import SpeechSSLError
-from ctc_corpus import ROOT
+from ctc_corpus import ROOT, TINY as CTC_TINY
 
 GAN_TINY = ROOT / "egs/TEMPLATE/conf/uasr_tiny.yaml"
 SR = 16000
@@ -247,3 +248,36 @@ def test_ssl_features_come_from_the_packed_upstream(recipe, tmp_path):
     results = model.recognize(sorted((recipe / "audio").glob("*.flac")))
     want = {u: v.split() for u, v in read_dict(tmp_path / "greedy/text", allow_empty_value=True).items()}
     assert {u: r.phones_greedy for u, r in results.items()} == want and sum(map(len, want.values())) > 20
+
+
+def test_packed_ctc_model_gives_the_labels_of_its_self_training_round(recipe, tmp_path):
+    """A CTC model of self-training (frame features, no transform) packed with the insertion bonus its round
+    used: raw audio gives the phones pseudo_label wrote from the dumped features."""
+    text = recipe / "text"
+    phones = [p for p in (text / "dict.phn.txt").read_text().split()[::2] if p != "<SIL>"]
+    utts = sorted(read_dict(recipe / "data/wav.scp"))
+    (tmp_path / "utt2pseudo").write_text("".join(f"{u} {' '.join(phones[i:i + 4])}\n" for i, u in enumerate(utts)))
+    # stage 8: the real trainer's checkpoint of its random initialisation, then labelling with beam and bonus 1.5
+    cfg = load_ctc_config(CTC_TINY, ["data.labels=pseudo", "data.min_frames=1"])
+    CTCTrainer(cfg, tmp_path / "ctc", recipe / "dump/mfcc", text, tmp_path / "utt2pseudo").save(is_best=False)
+    ckpt = tmp_path / "ctc/checkpoint_last.pt"
+    run(pseudo_label.main, "--config", recipe / "conf/decode.yaml", "--decoder", "beam", "--lm",
+        text / "lm.phones.6.bin", "--insertion-bonus", 1.5, "--set", f"all={recipe / 'dump/mfcc'}", ckpt,
+        tmp_path / "round1")
+    common = ["--vad-config", recipe / "conf/vad.yaml", "--feats-config", recipe / "conf/feats.yaml", "--feat-type",
+              "mfcc", "--decode-config", recipe / "conf/decode.yaml"]
+    run(pack_uasr_model.main, *common, "--insertion-bonus", 1.5, ckpt, "-", text, tmp_path / "packed")
+    model = PackedModel.load(tmp_path / "packed")
+    assert model.kind == "ctc" and model.transform is None and model.tokens[-1] == "<blank>"
+    assert not (tmp_path / "packed/transform").exists() and (tmp_path / "packed/ctc.pt").is_file()
+    assert "insertion_bonus: 1.5" in (tmp_path / "packed/decode.yaml").read_text()
+    results = model.recognize(sorted((recipe / "audio").glob("*.flac")), batch_size=3)
+    want = {u: [p for p in v.split() if p != "<SIL>"]
+            for u, v in read_dict(tmp_path / "round1/all/utt2pseudo", allow_empty_value=True).items()}
+    assert {u: r.phones_lm for u, r in results.items()} == want and sum(map(len, want.values())) > 20
+    # a CTC model takes no transform, a GAN needs one
+    with pytest.raises(SpeechSSLError, match="reads frame features: give no feature transform"):
+        pack_model(tmp_path / "p", ckpt, recipe / "exp/transform", text)
+    with pytest.raises(SpeechSSLError, match="needs the feature transform of stage 5"):
+        pack_model(tmp_path / "p", recipe / "exp/gan/selected.json", None, text)
+    assert not (tmp_path / "p").exists()

@@ -221,23 +221,43 @@ if [ $stage -le 9 ] && [ $stop_stage -ge 9 ]; then
     $(eval_sets dump/${feat}_$uasr) $tw/generator/checkpoint_best.pt $tw/generator_eval
 fi
 
+# check_packed PACKED SET OUTPUT=TEXT...: the packed model on 5 raw utterances of SET; each of its outputs must
+# equal the stage outputs in TEXT (utt tok ..., <SIL> left out) that it was packed from
+check_packed() {
+  local packed=$1 x=$2 chk=$1_check_$2 pair; shift 2
+  if [ -f data/$x/segments ]; then log "packed model check skipped for $x: it has segments"; return; fi
+  mkdir -p $chk
+  head -n 5 data/$x/wav.scp > $chk/wav.scp
+  python -m speechssl.bin.recognize --num-threads 1 --wav-scp $chk/wav.scp --out-dir $chk $packed
+  for pair in "$@"; do
+    awk -v what="$packed on raw audio of $x, ${pair%%=*}" 'NR == FNR {got[$1] = $0; next}
+      $1 in got {want = $1; for (i = 2; i <= NF; i++) if ($i != "<SIL>") want = want " " $i
+                 n++; if (got[$1] != want) bad++}
+      END {printf "%s: %d of %d utterances as in the stage outputs\n", what, n - bad, n; exit (n == 0 || bad > 0)}' \
+      $chk/${pair%%=*}.txt ${pair#*=}
+  done
+}
+
 if [ $stage -le 10 ] && [ $stop_stage -ge 10 ]; then
-  stage_start 10 "pack the selected model into $gan/packed; check it on raw audio of $test_sets against stage 7"
+  stage_start 10 "pack the selected GAN into $gan/packed${decipher_config:+ and the last self-training round from decipherment into $dec/packed}; check them on raw audio of $test_sets"
   python -m speechssl.bin.pack_uasr_model --redo $redo --vad-config $vad_config --feats-config $feats_config \
     $feat_opts --decode-config $decode_config --word-lexicon $word_lexicon --word-lm "$word_lm" \
     $gan/selected.json exp/transform_${feat}_$uasr data/text $gan/packed
   for x in $test_sets; do
-    if [ -f data/$x/segments ]; then log "packed model check skipped for $x: it has segments"; continue; fi
-    chk=$gan/packed_check_$x
-    mkdir -p $chk
-    head -n 5 data/$x/wav.scp > $chk/wav.scp
-    python -m speechssl.bin.recognize --num-threads 1 --wav-scp $chk/wav.scp --out-dir $chk $gan/packed
-    for pair in phones_greedy:greedy phones_lm:phn6 words:word4; do
-      awk -v what="$x ${pair%%:*}" 'NR == FNR {got[$1] = $0; next} $1 in got {n++; if (got[$1] != $0) bad++}
-        END {printf "packed model on raw audio, %s: %d of %d utterances as in stage 7\n", what, n - bad, n
-             exit (n == 0 || bad > 0)}' $chk/${pair%%:*}.txt $gan/decode_${x}_${pair#*:}/text
-    done
+    check_packed $gan/packed $x phones_greedy=$gan/decode_${x}_greedy/text phones_lm=$gan/decode_${x}_phn6/text \
+      words=$gan/decode_${x}_word4/text
   done
+  if [ -n "$decipher_config" ] && [ $st_rounds -ge 1 ]; then  # the CTC model on frames, decoded as its round was
+    last=$dec/round$st_rounds
+    bonus=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['summary']['insertion_bonus'])" \
+      $last/$dev_set/.done.pseudo_label.json)
+    python -m speechssl.bin.pack_uasr_model --redo $redo --vad-config $vad_config --feats-config $feats_config \
+      $feat_opts --decode-config $decode_config --insertion-bonus $bonus --word-lexicon $word_lexicon \
+      --word-lm "$word_lm" $dec/ctc_round$st_rounds/checkpoint_best.pt - data/text $dec/packed
+    for x in $test_sets; do
+      check_packed $dec/packed $x phones_lm=$last/$x/utt2pseudo
+    done
+  fi
 fi
 
 if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
