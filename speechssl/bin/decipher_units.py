@@ -1,6 +1,7 @@
 """Unsupervised phone labels by decipherment: segment the audio, cluster the segments into units, and learn
 P(unit | phone) by EM under the unpaired text's phone trigram (speechssl.uasr.decipher), coarse to fine:
---restarts random starts over --coarse-units pooled units, the most likely one refined over --n-units.
+--restarts random starts over --coarse-units pooled units, the most likely one refined over --n-units
+(and, with --refine-units, over that many finer units).
 
 Example (round 0 of self-training from decipherment instead of the GAN)::
 
@@ -13,13 +14,14 @@ Input features are frame level (dump/<feat>/<set>); the segmentation compares
 the first --dims dimensions (13: the static cepstra of 39-dim MFCC; 0: all).
 
 Writes into OUT_DIR:
-  model.npz        the unit inventory (standardisation, whitening, centroids, coarse parents) and P(unit | phone)
+  model.npz        the unit inventory (standardisation, whitening, centroids, coarse parents, refine centroids and
+                   their parents) and P(unit | phone) of the finest units
   tokens.txt       the phone order of the emission rows
   NAME/utt2pseudo  for the training set and every --set: one phone per segment, repeats merged, <SIL> kept
   NAME/utt2bounds  the segment boundaries in frames (utt 0 b1 ... num_frames)
   NAME/scoring/    with --ref NAME=utt2phones: the oracle PER (never used for any choice)
   curves.png, tensorboard/, log/decipher.log, log/metrics.jsonl: log-likelihood per unit by EM iteration
-                   (coarse starts and fine stage as separate curves)
+                   (coarse starts, fine and refine stage as separate curves)
 With --round the PERs become a row of ROUNDS_DIR/rounds.{json,md}.  EM saves
 its state after every iteration: a killed run resumes there; a done-marker
 records the options and inputs, so a rerun skips finished work and a changed
@@ -98,7 +100,8 @@ def segment_set(name: str, feats_dir: Path, seg: SegmentationConfig) -> tuple[li
 
 
 def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, parent: np.ndarray | None,
-           out_dir: Path, digest: str) -> torch.Tensor:
+           out_dir: Path, digest: str, refined: list[np.ndarray] | None = None,
+           refine_parent: np.ndarray | None = None) -> torch.Tensor:
     """Coarse-to-fine EM with its state saved after every iteration; resumes from a state of the same run."""
     state_path = out_dir / STATE
     curves = CurveLogger(out_dir)
@@ -124,16 +127,16 @@ def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, parent
         usage = float((st.emis.argmax(0).bincount(minlength=hmm.n_phones) > 0).float().mean())
         log.info("EM iteration %d (%s): log-likelihood %.1f (%.4f per unit), phones owning a unit %.2f",
                  st.step, stage, loglik, per_unit, usage)
-        key = "loglik_per_unit" if stage == "fine" else "coarse_loglik_per_unit"
+        key = {"fine": "loglik_per_unit", "refine": "refine_loglik_per_unit"}.get(stage, "coarse_loglik_per_unit")
         curves.log("train", st.step, {key: per_unit, "phone_usage": usage})
-        if stage != "fine" and st.step % cfg.coarse_iters == 0:
+        if stage.startswith("coarse") and st.step % cfg.coarse_iters == 0:
             log.info("coarse start %s ends at log-likelihood %.1f (best so far %.1f)", stage.split()[1],
                      st.logliks[-1], st.best_loglik)
         with atomic_write(state_path, "wb") as f:
             torch.save({"digest": digest, "state": dataclasses.asdict(st)}, f)
         bar.update(1)
 
-    emis = decipher_em(hmm, units, cfg, parent, state, on_iter)
+    emis = decipher_em(hmm, units, cfg, parent, state, on_iter, refined, refine_parent)
     bar.close()
     curves.plot()
     curves.close()
@@ -194,8 +197,15 @@ def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: Segmen
     units = {name: [inventory.assign(v) for v in vectors] for name, (_, _, vectors) in segmented.items()}
     used = np.unique(np.concatenate(units[train_name])).size
     log.info("unit inventory: %d of %d units used by %s", used, cfg.n_units, train_name)
+    refined = None
+    if cfg.has_refine_stage:
+        refined = {name: [inventory.assign_refined(v) for v in vectors] for name, (_, _, vectors) in segmented.items()}
+        log.info("refine inventory: %d of %d units used by %s", np.unique(np.concatenate(refined[train_name])).size,
+                 cfg.refine_units, train_name)
     hmm = TrigramHMM(phone_trigram(text.sentences, len(vocab), cfg.backoff), cfg.stay)
-    emis = run_em(hmm, units[train_name], cfg, inventory.parent, out_dir, digest)
+    emis = run_em(hmm, units[train_name], cfg, inventory.parent, out_dir, digest,
+                  refined[train_name] if refined else None, inventory.refine_parent)
+    units = refined or units  # the labels come from the finest units
     with atomic_write(out_dir / "model.npz", "wb") as f:
         np.savez(f, emissions=emis.numpy(), **inventory.state_dict(),
                  segmentation=np.array(repr(dataclasses.asdict(seg))))

@@ -17,7 +17,11 @@ optima, so it runs coarse to fine: a few random starts of EM over a coarse
 k-means of the same vectors (fewer parameters: each coarse unit pools its fine
 units' counts), the start of highest likelihood expanded to the fine units
 (each fine unit inherits its coarse unit's probability, shared in proportion
-to the units' counts), and EM over the fine units from there.
+to the units' counts), and EM over the fine units from there.  Optionally a
+third, finer inventory (``refine_units``, a k-means of the same vectors with
+more clusters, each joined to its nearest unit) is expanded from the fine
+solution the same way and refined for ``refine_iters`` iterations: more units
+are purer (closer to one phone each) but too many to start EM on.
 """
 from __future__ import annotations
 
@@ -44,6 +48,8 @@ class DecipherConfig:
     restarts: int = 1          # random starts of the coarse stage; the one of highest likelihood goes on
     stay: float = 0.15         # probability that a phone emits one more unit
     em_iters: int = 100        # EM iterations over the fine units
+    refine_units: int = 0      # a finer inventory refined after the fine stage (0, or not above n_units: none)
+    refine_iters: int = 20     # EM iterations over the refine units
     smoothing: float = 1e-3    # pseudo-count added to every emission count
     backoff: float = 3.0       # Witten-Bell-like interpolation constant of the trigram
     batch_size: int = 256      # utterances per forward-backward batch
@@ -58,21 +64,30 @@ class DecipherConfig:
                                  "restarts >= 1 (coarse_units 0 turns it off)")
         if not 0.0 <= self.stay < 1.0:
             raise SpeechSSLError(f"decipher: stay must be in [0, 1), got {self.stay}")
+        if self.refine_units < 0 or (self.has_refine_stage and self.refine_iters < 1):
+            raise SpeechSSLError("decipher: a refine stage needs refine_iters >= 1 (refine_units 0 turns it off)")
 
     @property
     def has_coarse_stage(self) -> bool:
         return 0 < self.coarse_units < self.n_units
+
+    @property
+    def has_refine_stage(self) -> bool:
+        return self.refine_units > self.n_units
 
 
 class UnitInventory:
     """Standardise, whiten and cluster segment vectors into discrete units."""
 
     def __init__(self, mean: np.ndarray, scale: np.ndarray, proj: np.ndarray, centroids: np.ndarray,
-                 parent: np.ndarray | None = None):
+                 parent: np.ndarray | None = None, refine_centroids: np.ndarray | None = None,
+                 refine_parent: np.ndarray | None = None):
         self.mean, self.scale, self.proj, self.centroids = mean, scale, proj, centroids
         self.parent = parent        # the coarse unit of every unit (None: no coarse stage)
-        self._index = faiss.IndexFlatL2(centroids.shape[1])
-        self._index.add(centroids.astype(np.float32))
+        self.refine_centroids = refine_centroids  # the finer inventory of the refine stage (None: none)
+        self.refine_parent = refine_parent        # the unit of every refine unit
+        self._index = _flat_index(centroids)
+        self._refine_index = _flat_index(refine_centroids) if refine_centroids is not None else None
 
     @classmethod
     def fit(cls, vectors: np.ndarray, cfg: DecipherConfig) -> "UnitInventory":
@@ -91,12 +106,20 @@ class UnitInventory:
         km = faiss.Kmeans(proj.shape[1], cfg.n_units, niter=cfg.kmeans_iters, seed=cfg.seed)
         y = (z @ proj).astype(np.float32)
         km.train(y)
-        parent = None
+        parent = refine_centroids = refine_parent = None
         if cfg.has_coarse_stage:     # a coarse k-means of the same vectors; each unit joins the nearest coarse one
             coarse = faiss.Kmeans(y.shape[1], cfg.coarse_units, niter=cfg.kmeans_iters, seed=cfg.seed)
             coarse.train(y)
             parent = coarse.index.search(km.centroids, 1)[1][:, 0].astype(np.int64)
-        return cls(mean, scale, proj, km.centroids.copy(), parent)
+        if cfg.has_refine_stage:     # a finer k-means; each of its units joins the nearest unit
+            if len(vectors) < cfg.refine_units:
+                raise SpeechSSLError(f"decipher: {len(vectors)} training segments for {cfg.refine_units} refine "
+                                     "units; lower refine_units or give more audio")
+            fine = faiss.Kmeans(y.shape[1], cfg.refine_units, niter=cfg.kmeans_iters, seed=cfg.seed)
+            fine.train(y)
+            refine_centroids = fine.centroids.copy()
+            refine_parent = km.index.search(refine_centroids, 1)[1][:, 0].astype(np.int64)
+        return cls(mean, scale, proj, km.centroids.copy(), parent, refine_centroids, refine_parent)
 
     def project(self, vectors: np.ndarray) -> np.ndarray:
         return (((vectors - self.mean) / self.scale) @ self.proj).astype(np.float32)
@@ -106,9 +129,26 @@ class UnitInventory:
         _, idx = self._index.search(self.project(vectors), 1)
         return idx[:, 0].astype(np.int64)
 
+    def assign_refined(self, vectors: np.ndarray) -> np.ndarray:
+        """The nearest refine unit of every row (an inventory with a refine stage)."""
+        if self._refine_index is None:
+            raise SpeechSSLError("decipher: this unit inventory has no refine units")
+        _, idx = self._refine_index.search(self.project(vectors), 1)
+        return idx[:, 0].astype(np.int64)
+
     def state_dict(self) -> dict[str, np.ndarray]:
         out = {"mean": self.mean, "scale": self.scale, "proj": self.proj, "centroids": self.centroids}
-        return out if self.parent is None else {**out, "coarse_parent": self.parent}
+        if self.parent is not None:
+            out["coarse_parent"] = self.parent
+        if self.refine_centroids is not None:
+            out.update(refine_centroids=self.refine_centroids, refine_parent=self.refine_parent)
+        return out
+
+
+def _flat_index(centroids: np.ndarray) -> faiss.IndexFlatL2:
+    index = faiss.IndexFlatL2(centroids.shape[1])
+    index.add(centroids.astype(np.float32))
+    return index
 
 
 def phone_trigram(sentences: Sequence[Sequence[int]], n_phones: int, backoff: float = 3.0) -> np.ndarray:
@@ -256,23 +296,30 @@ class EMState:
 
 
 def total_em_iterations(cfg: DecipherConfig, coarse_stage: bool) -> int:
-    """EM iterations of :func:`decipher_em`, over every coarse start and the fine stage."""
-    return (cfg.restarts * cfg.coarse_iters if coarse_stage else 0) + cfg.em_iters
+    """EM iterations of :func:`decipher_em`, over every coarse start, the fine and the refine stage."""
+    return ((cfg.restarts * cfg.coarse_iters if coarse_stage else 0) + cfg.em_iters
+            + (cfg.refine_iters if cfg.has_refine_stage else 0))
 
 
 def decipher_em(hmm: TrigramHMM, units: Sequence[np.ndarray], cfg: DecipherConfig, parent: np.ndarray | None,
-                state: EMState | None = None,
-                on_iter: Callable[[EMState, str, float], None] | None = None) -> torch.Tensor:
+                state: EMState | None = None, on_iter: Callable[[EMState, str, float], None] | None = None,
+                refined: Sequence[np.ndarray] | None = None, refine_parent: np.ndarray | None = None
+                ) -> torch.Tensor:
     """P(unit | phone) by coarse-to-fine EM (module docstring): ``cfg.restarts`` starts of ``cfg.coarse_iters``
     iterations over the coarse units ``parent[unit]`` (when ``parent`` is given), the start of highest final
-    log-likelihood expanded, then ``cfg.em_iters`` over the units.  Continues from ``state`` (a resumed run);
-    ``on_iter(state, stage, loglik)`` after every iteration, ``stage`` being e.g. "coarse 2/3" or "fine"."""
+    log-likelihood expanded, then ``cfg.em_iters`` over the units; with a refine stage (``cfg.refine_units``)
+    that solution expanded to the ``refined`` units (each belonging to unit ``refine_parent[r]``) and
+    ``cfg.refine_iters`` more, returning P(refine unit | phone).  Continues from ``state`` (a resumed run);
+    ``on_iter(state, stage, loglik)`` after every iteration, ``stage`` being "coarse 2/3", "fine" or "refine"."""
     if not units or any(len(u) == 0 for u in units):
         raise SpeechSSLError("decipher: every utterance needs at least one unit")
-    coarse_steps = total_em_iterations(cfg, parent is not None) - cfg.em_iters
+    if cfg.has_refine_stage and (refined is None or refine_parent is None or len(refined) != len(units)):
+        raise SpeechSSLError("decipher: a refine stage needs the refine units of every utterance and their parents")
+    fine_end = total_em_iterations(cfg, parent is not None) - (cfg.refine_iters if cfg.has_refine_stage else 0)
+    coarse_steps = fine_end - cfg.em_iters
     coarse_units = [parent[u] for u in units] if parent is not None else []
     st = state if state is not None else EMState()
-    while st.step < coarse_steps + cfg.em_iters:
+    while st.step < total_em_iterations(cfg, parent is not None):
         if st.step < coarse_steps:
             start, it = divmod(st.step, cfg.coarse_iters)
             if it == 0:
@@ -283,13 +330,19 @@ def decipher_em(hmm: TrigramHMM, units: Sequence[np.ndarray], cfg: DecipherConfi
                 if loglik > st.best_loglik:
                     st.best_emis = st.emis
                 st.logliks.append(loglik)
-        else:
+        elif st.step < fine_end:
             if st.step == coarse_steps:
                 st.emis = (expand_emissions(st.best_emis, parent, np.bincount(np.concatenate(units),
                                                                               minlength=len(parent)))
                            if parent is not None else random_emissions(hmm.n_phones, cfg.n_units, cfg.seed))
             loglik, st.emis = hmm.em_iteration(st.emis, units, cfg.smoothing, cfg.batch_size)
             stage = "fine"
+        else:
+            if st.step == fine_end:
+                st.emis = expand_emissions(st.emis, refine_parent, np.bincount(np.concatenate(refined),
+                                                                               minlength=len(refine_parent)))
+            loglik, st.emis = hmm.em_iteration(st.emis, refined, cfg.smoothing, cfg.batch_size)
+            stage = "refine"
         st.step += 1
         if on_iter is not None:
             on_iter(st, stage, loglik)

@@ -17,7 +17,7 @@ import torch
 from speechssl.bin import decipher_units
 from speechssl.data.scp import read_dict
 from speechssl.uasr.decipher import DecipherConfig, EMState, TrigramHMM, UnitInventory, decipher_em, \
-    expand_emissions, phone_trigram
+    expand_emissions, phone_trigram, total_em_iterations
 from speechssl.uasr.segmentation import SegmentationConfig, boundary_scores, segment_thirds, spectral_boundaries
 from speechssl.utils.errors import SpeechSSLError
 
@@ -198,6 +198,37 @@ def test_coarse_to_fine_em_picks_the_best_start_and_resumes():
     torch.testing.assert_close(decipher_em(hmm, units, cfg, parent, state=states[9]), emis)
 
 
+def test_refine_stage_expands_the_fine_solution_and_resumes():
+    """Four cipher units per phone, seen first as two fine units per phone (pairs pooled): EM over the fine units,
+    then the refine stage over the four; the result is P(refine unit | phone), it recovers the key, and runs
+    resumed at the switch to the refine stage or inside it end exactly where the uninterrupted run did."""
+    rng = np.random.default_rng(8)
+    text = sample_sentences(rng, 3000)
+    truth, refined = _cipher(rng, 4)
+    refine_parent = np.arange(4 * len(PHONES)) // 2
+    units = [refine_parent[u] for u in refined]
+    hmm = TrigramHMM(phone_trigram(text, len(PHONES)), stay=0.0)
+    cfg = DecipherConfig(n_units=2 * len(PHONES), coarse_units=0, em_iters=10, refine_units=4 * len(PHONES),
+                         refine_iters=6, seed=1)
+    assert total_em_iterations(cfg, False) == 16
+    stages, states = [], {}
+
+    def record(st, stage, ll):
+        stages.append(stage)
+        states[st.step] = EMState(**dataclasses.asdict(st))
+
+    emis = decipher_em(hmm, units, cfg, None, on_iter=record, refined=refined, refine_parent=refine_parent)
+    assert stages == ["fine"] * 10 + ["refine"] * 6 and emis.shape == (len(PHONES), 4 * len(PHONES))
+    assert _accuracy(hmm, emis, refined, truth) > 0.9
+    for step in (10, 13):
+        resumed = decipher_em(hmm, units, cfg, None, state=states[step], refined=refined, refine_parent=refine_parent)
+        torch.testing.assert_close(resumed, emis)
+    with pytest.raises(SpeechSSLError, match="refine stage needs the refine units"):
+        decipher_em(hmm, units, cfg, None)
+    with pytest.raises(SpeechSSLError, match="refine_iters >= 1"):
+        dataclasses.replace(cfg, refine_iters=0).check()
+
+
 def test_expand_emissions_shares_a_coarse_unit_by_counts():
     coarse = torch.tensor([[0.75, 0.25], [0.5, 0.5]])
     fine = expand_emissions(coarse, np.array([0, 0, 1]), np.array([2, 0, 7]))   # counts + 1: 3 and 1 share unit 0
@@ -218,6 +249,12 @@ def test_unit_inventory_is_seeded_and_checks_its_size():
     np.testing.assert_array_equal(c.state_dict()["coarse_parent"], c.parent)
     with pytest.raises(SpeechSSLError, match="coarse stage needs"):
         dataclasses.replace(cfg, coarse_units=3, restarts=0).check()
+    r = UnitInventory.fit(x, dataclasses.replace(cfg, refine_units=20))
+    assert r.refine_parent.shape == (20,) and set(r.refine_parent) <= set(range(8))
+    assert set(r.assign_refined(x)) <= set(range(20)) and r.state_dict()["refine_centroids"].shape == (20, 4)
+    np.testing.assert_array_equal(r.assign(x), a.assign(x))                 # the units themselves are unchanged
+    with pytest.raises(SpeechSSLError, match="no refine units"):
+        a.assign_refined(x)
 
 
 # ---- the stage program on feature directories ----
@@ -299,6 +336,18 @@ def test_decipher_units_labels_every_set_and_is_resumable(corpus, tmp_path, monk
     assert decipher_units.main(_args(corpus, killed)) == 0
     np.testing.assert_array_equal(np.load(killed / "model.npz")["emissions"], model["emissions"])
     assert "resuming EM after iteration 6" in (killed / "log" / "decipher.log").read_text()
+
+
+def test_decipher_units_refine_stage_labels_with_the_finer_units(corpus, tmp_path):
+    out = tmp_path / "refined"
+    assert decipher_units.main(_args(corpus, out, "--refine-units", "48", "--refine-iters", "4")) == 0
+    model = np.load(out / "model.npz")
+    assert model["emissions"].shape == (len(PHONES), 48) and model["refine_parent"].shape == (48,)
+    assert model["refine_centroids"].shape == (48, 16) and set(model["refine_parent"]) <= set(range(24))
+    rows = json.loads((tmp_path / "rounds.json").read_text())
+    assert rows[0]["per"]["dev"] < 10, rows[0]["per"]
+    log = (out / "log" / "decipher.log").read_text()
+    assert "(refine)" in log and "EM iteration 27 (refine)" in log   # 2 x 4 coarse + 15 fine + 4 refine
 
 
 def test_decipher_units_bad_input(corpus, tmp_path, capsys):
