@@ -178,8 +178,9 @@ def main(argv=None) -> int:
                                  out_dir / name / "scoring")["per"]
         log.info("%s: oracle PER %.2f%%", name, per[name])
     if args.round:
+        finest = cfg.refine_units if cfg.has_refine_stage else cfg.n_units
         row = {"round": args.round, "model": "decipher", "checkpoint": str(out_dir / "model.npz"),
-               "decoder": f"trigram HMM posteriors ({cfg.n_units} units)", "per": per,
+               "decoder": f"trigram HMM posteriors ({finest} units)", "per": per,
                "references": sorted({Path(r).name for r in refs.values()})}
         update_rounds_table(Path(args.rounds_dir) if args.rounds_dir else out_dir.parent, row)
     return 0

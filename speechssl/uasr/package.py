@@ -29,9 +29,9 @@ recipe's stages 2-7 on waveforms: audio files (any format libsndfile reads,
 any sample rate, resampled to the features' rate) or arrays.  Every stage
 option is read by the stage program's own parser from the packed YAML, so a
 packed model decodes exactly as the recipe did: on the same audio it gives
-the phones and words that stage 7 wrote (a packed CTC model: the phones of
-its self-training round's labels) (MFCC/fbank features; SSL features
-can differ in the last digits when batched differently).
+the phones and words that stage 7 wrote, and a packed CTC model the labels
+its self-training round wrote (MFCC/fbank features; SSL features can differ
+in the last digits when batched differently).
 
 Multi-channel audio is refused unless a ``channel`` is chosen (an index, or
 ``"mean"`` to downmix).  Utterances where the VAD finds no speech, or too
@@ -263,9 +263,10 @@ def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str |
                              if kind == "ctc" else "needs the feature transform of stage 5 (transform_dir)"))
     transform_dir = Path(transform_dir) if transform_dir is not None else None
     text_tokens = list(read_token_dict(text_dir / "dict.phn.txt"))
-    if text_tokens != tokens[:len(tokens) - (kind == "ctc")]:
+    phones = tokens[:-1] if kind == "ctc" else tokens   # without the blank
+    if text_tokens != phones:
         raise SpeechSSLError(f"{text_dir}/dict.phn.txt does not list the tokens {ckpt} was trained on "
-                             f"({len(text_tokens)} vs {len(tokens)} tokens); pack with the text directory of this run")
+                             f"({len(text_tokens)} vs {len(phones)} tokens); pack with the text directory of this run")
     feat_args = _feature_args(Path(feats_config) if feats_config else None, feat_options)
     if feat_args.cmvn_from:
         raise SpeechSSLError("--cmvn-from is not a packing option; give the statistics file as cmvn_stats")
