@@ -315,11 +315,12 @@ def decipher_em(hmm: TrigramHMM, units: Sequence[np.ndarray], cfg: DecipherConfi
         raise SpeechSSLError("decipher: every utterance needs at least one unit")
     if cfg.has_refine_stage and (refined is None or refine_parent is None or len(refined) != len(units)):
         raise SpeechSSLError("decipher: a refine stage needs the refine units of every utterance and their parents")
-    fine_end = total_em_iterations(cfg, parent is not None) - (cfg.refine_iters if cfg.has_refine_stage else 0)
+    total = total_em_iterations(cfg, parent is not None)
+    fine_end = total - (cfg.refine_iters if cfg.has_refine_stage else 0)
     coarse_steps = fine_end - cfg.em_iters
     coarse_units = [parent[u] for u in units] if parent is not None else []
     st = state if state is not None else EMState()
-    while st.step < total_em_iterations(cfg, parent is not None):
+    while st.step < total:
         if st.step < coarse_steps:
             start, it = divmod(st.step, cfg.coarse_iters)
             if it == 0:
