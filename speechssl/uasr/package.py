@@ -64,9 +64,8 @@ from speechssl.models.ctc import CTC_BLANK, CTCModel, CTCModelConfig
 from speechssl.models.uasr.gan import GANConfig, UASRGAN
 from speechssl.text.tokens import read_token_dict
 from speechssl.trainers.base import pick_device
-from speechssl.trainers.checkpoint import load_checkpoint
 from speechssl.uasr.preprocess import FeatureTransform
-from speechssl.uasr.pseudo_label import CTC_KIND
+from speechssl.uasr.pseudo_label import load_uasr_model
 from speechssl.utils.atomic import atomic_dir, atomic_write
 from speechssl.utils.cli import add_config_option, parse_args
 from speechssl.utils.errors import SpeechSSLError
@@ -209,31 +208,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _load_network(ckpt: Path) -> tuple[str, torch.nn.Module, list[str], int, dict[str, Any], int | None]:
-    """Kind (``gan`` or ``ctc``), the network to pack (the GAN's generator or the CTC model), its output tokens
-    (a CTC model's blank last), input dimension, training configuration and update of a checkpoint."""
-    state = load_checkpoint(ckpt)
-    config, extra = state.get("config", {}), state.get("extra", {})
-    kind = "ctc" if extra.get("model_kind") == CTC_KIND else "gan"
-    if "model" not in state.get("modules", {}) or (kind == "gan" and "discriminator" not in config.get("model", {})):
-        raise SpeechSSLError(f"{ckpt}: neither a GAN checkpoint of train_uasr nor a CTC checkpoint of train_ctc")
-    tokens, input_dim = list(extra.get("tokens") or []), extra.get("input_dim")
-    if not tokens or not input_dim:
-        raise SpeechSSLError(f"{ckpt}: the checkpoint lacks its token list or input dimension")
-    try:
-        if kind == "gan":
-            model = UASRGAN(int(input_dim), len(tokens), GANConfig.from_dict(config["model"], config["loss"]))
-        else:
-            model = CTCModel(int(input_dim), len(tokens), CTCModelConfig.from_dict(config["model"]))
-        model.load_state_dict(state["modules"]["model"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise SpeechSSLError(f"{ckpt}: cannot rebuild the {kind.upper()} model from its configuration and weights "
-                             f"({e})") from None
-    if kind == "gan":
-        return kind, model.generator, tokens, int(input_dim), config, state.get("update")
-    return kind, model, tokens + [CTC_BLANK], int(input_dim), config, state.get("update")
-
-
 def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str | Path | None, text_dir: str | Path,
                *, feats_config: str | Path | None = None, feat_options: Sequence[str] = (),
                vad_config: str | Path | None = None, decode_config: str | Path | None = None,
@@ -257,7 +231,8 @@ def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str |
     """
     out_dir, text_dir = Path(out_dir), Path(text_dir)
     ckpt = resolve_checkpoint(checkpoint)
-    kind, network, tokens, input_dim, config, update = _load_network(ckpt)
+    loaded = load_uasr_model(ckpt)
+    kind, tokens, input_dim, config = loaded.kind, loaded.tokens, loaded.input_dim, loaded.config
     if (transform_dir is None) != (kind == "ctc"):
         raise SpeechSSLError(f"{ckpt}: a {kind.upper()} model " + ("reads frame features: give no feature transform"
                              if kind == "ctc" else "needs the feature transform of stage 5 (transform_dir)"))
@@ -308,7 +283,7 @@ def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str |
             if sources[key]:
                 _copy(Path(sources[key]), tmp / name, "text-side file (prepare_text or the recipe's word decoder)")
         with atomic_write(tmp / (GENERATOR if kind == "gan" else CTC_WEIGHTS), "wb") as f:
-            torch.save(network.state_dict(), f)
+            torch.save(loaded.network.state_dict(), f)
         with atomic_write(tmp / TOKENS) as f:
             f.write("".join(f"{t}\n" for t in tokens))
         model = {"kind": kind, "input_dim": input_dim, "model": config["model"]}
@@ -325,7 +300,7 @@ def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str |
         manifest = {
             "format": FORMAT, "version": FORMAT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "command": command, "versions": _versions(),
-            "sources": {"checkpoint": str(ckpt.resolve()), "update": update, "kind": kind,
+            "sources": {"checkpoint": str(ckpt.resolve()), "update": loaded.update, "kind": kind,
                         "transform_dir": str(transform_dir.resolve()) if transform_dir else None,
                         "text_dir": str(text_dir.resolve()), "insertion_bonus": insertion_bonus,
                         "feats_config": str(Path(feats_config).resolve()) if feats_config else None,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
@@ -65,6 +65,8 @@ class LoadedModel:
     blank: str                # symbol of the blank column, "" for GAN outputs
     input_dim: int
     checkpoint: Path
+    config: dict = field(default_factory=dict)   # the training configuration recorded in the checkpoint
+    update: int | None = None                    # the update the checkpoint was saved at
 
     def output_tokens(self, drop: Sequence[str] = ()) -> OutputTokens:
         return OutputTokens.build(self.tokens, self.blank, drop, where=f"{self.checkpoint} token list")
@@ -96,7 +98,7 @@ def load_uasr_model(checkpoint: str | Path, device: torch.device | str = "cpu") 
     network.to(device).eval()
     log.info("%s: %s model, %d input dims, %d output columns (update %s)", path, kind, input_dim, len(symbols),
              state.get("update"))
-    return LoadedModel(kind, network, symbols, blank, int(input_dim), path)
+    return LoadedModel(kind, network, symbols, blank, int(input_dim), path, config, state.get("update"))
 
 
 @torch.no_grad()
