@@ -1,7 +1,8 @@
 """Unsupervised phone labels by decipherment: segment the audio, cluster the segments into units, and learn
 P(unit | phone) by EM under the unpaired text's phone trigram (speechssl.uasr.decipher), coarse to fine:
 --restarts random starts over --coarse-units pooled units, the most likely one refined over --n-units
-(and, with --refine-units, over that many finer units).
+(and, with --refine-units, over that many finer units).  With --runs N, N such decipherments (each its
+own k-means units and starts) run --select-iters fine iterations and the most likely one goes on.
 
 Example (round 0 of self-training from decipherment instead of the GAN)::
 
@@ -22,6 +23,9 @@ Writes into OUT_DIR:
   NAME/scoring/    with --ref NAME=utt2phones: the oracle PER (never used for any choice)
   curves.png, tensorboard/, log/decipher.log, log/metrics.jsonl: log-likelihood per unit by EM iteration
                    (coarse starts, fine and refine stage as separate curves)
+  runs/seed<N>/    with --runs > 1: every run's EM state and curves up to --select-iters fine iterations; the
+                   run of highest log-likelihood goes on (its seed and every run's likelihood are in the
+                   done-marker's summary and the log)
 With --round the PERs become a row of ROUNDS_DIR/rounds.{json,md}.  EM saves
 its state after every iteration: a killed run resumes there; a done-marker
 records the options and inputs, so a rerun skips finished work and a changed
@@ -31,9 +35,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import multiprocessing
+import shutil
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import faiss
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -43,7 +51,7 @@ from speechssl.data.scp import write_table
 from speechssl.trainers.curves import CurveLogger
 from speechssl.uasr.data import FEATS_SCP, FeatureSet, PhoneText, PhoneVocab
 from speechssl.uasr.decipher import DecipherConfig, EMState, TrigramHMM, UnitInventory, decipher_em, \
-    phone_trigram, total_em_iterations
+    phone_trigram, selection_config, total_em_iterations
 from speechssl.uasr.pseudo_label import LABEL_TABLE, read_phone_table, score_labels, update_rounds_table, \
     write_label_table
 from speechssl.uasr.segmentation import SegmentationConfig, segment_thirds, spectral_boundaries
@@ -55,6 +63,7 @@ from speechssl.utils.stage import StageMarker
 
 log = get_logger(__name__)
 STATE = "em_state.pt"
+RUNS = "runs"          # the EM states and curves of every run of a multi-run decipherment
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -74,7 +83,8 @@ def get_parser() -> argparse.ArgumentParser:
                        help=f"units and EM: {f.name} (default {f.default})")
     p.add_argument("--round", default="", help="name of this round in the rounds table (e.g. 0-decipher)")
     p.add_argument("--rounds-dir", default="", help="directory of rounds.json/rounds.md (default: OUT_DIR's parent)")
-    p.add_argument("--num-threads", type=int, default=0, help="CPU threads of torch (0: torch's default)")
+    p.add_argument("--num-threads", type=int, default=0, help="CPU threads of torch (0: torch's default); with "
+                   "--runs > 1 the runs go in this many processes of one thread each")
     p.add_argument("--redo", choices=("false", "true"), default="false", help="discard outputs made with other "
                    "options or inputs")
     p.add_argument("--log-level", default="INFO", help="logging level")
@@ -101,11 +111,12 @@ def segment_set(name: str, feats_dir: Path, seg: SegmentationConfig) -> tuple[li
 
 def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, parent: np.ndarray | None,
            out_dir: Path, digest: str, refined: list[np.ndarray] | None = None,
-           refine_parent: np.ndarray | None = None) -> torch.Tensor:
-    """Coarse-to-fine EM with its state saved after every iteration; resumes from a state of the same run."""
+           refine_parent: np.ndarray | None = None, initial: EMState | None = None) -> EMState:
+    """Coarse-to-fine EM with its state saved in OUT_DIR after every iteration; resumes from a state of the same
+    run, else continues ``initial`` (a selected run) or starts afresh.  Returns the final state."""
     state_path = out_dir / STATE
     curves = CurveLogger(out_dir)
-    state = EMState()
+    state = initial if initial is not None else EMState()
     if state_path.is_file():
         saved = torch.load(state_path, weights_only=True)
         try:
@@ -120,7 +131,7 @@ def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, parent
     if parent is None and cfg.coarse_units:
         log.info("no coarse EM stage: coarse_units %d is not below n_units %d", cfg.coarse_units, cfg.n_units)
     n_segments = sum(len(u) for u in units)
-    bar = tqdm(total=total_iters, initial=state.step, desc="EM", unit="iter")
+    bar = tqdm(total=total_iters, initial=state.step, desc=f"EM seed {cfg.seed}", unit="iter")
 
     def on_iter(st: EMState, stage: str, loglik: float) -> None:
         per_unit = loglik / n_segments
@@ -136,11 +147,50 @@ def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, parent
             torch.save({"digest": digest, "state": dataclasses.asdict(st)}, f)
         bar.update(1)
 
-    emis = decipher_em(hmm, units, cfg, parent, state, on_iter, refined, refine_parent)
+    decipher_em(hmm, units, cfg, parent, state, on_iter, refined, refine_parent)
     bar.close()
     curves.plot()
     curves.close()
-    return emis
+    return state
+
+
+def select_run(hmm: TrigramHMM, vectors: list[np.ndarray], cfg: DecipherConfig, out_dir: Path, digest: str,
+               workers: int = 1, log_level: str = "INFO") -> tuple[int, EMState, list[dict]]:
+    """``cfg.runs`` decipherments (seeds cfg.seed, cfg.seed + 1, ...), each fitting its own units and running EM
+    to ``cfg.select_iters`` fine iterations in OUT_DIR/runs/seed<N> (resumable), in ``workers`` processes of one
+    thread each when ``workers`` > 1; returns the seed and EM state of the most likely run, and a row per run."""
+    n_segments = sum(len(v) for v in vectors)
+    args = [(hmm, vectors, cfg, run, out_dir, digest, log_level if workers > 1 else "") for run in range(cfg.runs)]
+    if workers > 1:
+        with ProcessPoolExecutor(min(workers, cfg.runs), mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(_selection_run, *zip(*args)))
+    else:
+        results = [_selection_run(*a) for a in args]
+    rows, best = [], None
+    for seed, state in results:
+        rows.append({"seed": seed, "loglik_per_unit": round(state["loglik"] / n_segments, 5)})
+        log.info("run seed %d: log-likelihood %.4f per unit after %d fine iterations", seed,
+                 state["loglik"] / n_segments, cfg.select_iters)
+        if best is None or state["loglik"] > best[1]["loglik"]:
+            best = (seed, state)
+    log.info("seed %d has the highest log-likelihood of %d runs; it goes on", best[0], cfg.runs)
+    return best[0], EMState(**best[1]), rows
+
+
+def _selection_run(hmm: TrigramHMM, vectors: list[np.ndarray], cfg: DecipherConfig, run: int, out_dir: Path,
+                   digest: str, worker_log_level: str) -> tuple[int, dict]:
+    """Run ``run`` of :func:`select_run`; in a worker process (``worker_log_level`` set) with one thread and its
+    own log file.  Returns its seed and final EM state."""
+    rc = selection_config(cfg, run)
+    run_dir = out_dir / RUNS / f"seed{rc.seed}"
+    if worker_log_level:
+        torch.set_num_threads(1)
+        faiss.omp_set_num_threads(1)
+        setup_logging(worker_log_level, run_dir / "log" / "decipher.log")
+    inventory = UnitInventory.fit(np.concatenate(vectors), rc)
+    units = [inventory.assign(v) for v in vectors]
+    state = run_em(hmm, units, rc, inventory.parent, run_dir, f"{digest}:seed{rc.seed}")
+    return rc.seed, dataclasses.asdict(state)
 
 
 @cli_main
@@ -170,7 +220,9 @@ def main(argv=None) -> int:
     if marker.needs_run(outputs, redo=args.redo == "true"):
         if args.redo == "true":
             (out_dir / STATE).unlink(missing_ok=True)
-        summary = decipher(sets, next(iter(train)), text_dir, seg, cfg, out_dir, marker.digest)
+            shutil.rmtree(out_dir / RUNS, ignore_errors=True)
+        summary = decipher(sets, next(iter(train)), text_dir, seg, cfg, out_dir, marker.digest,
+                           max(args.num_threads, 1), args.log_level)
         marker.write(outputs, summary)
     per = {}
     for name, ref in refs.items():
@@ -179,19 +231,28 @@ def main(argv=None) -> int:
         log.info("%s: oracle PER %.2f%%", name, per[name])
     if args.round:
         finest = cfg.refine_units if cfg.has_refine_stage else cfg.n_units
+        selection = (marker.read() or {}).get("summary", {}).get("selection")
+        chosen = f", seed {selection['selected_seed']} of {cfg.runs} by likelihood" if selection else ""
         row = {"round": args.round, "model": "decipher", "checkpoint": str(out_dir / "model.npz"),
-               "decoder": f"trigram HMM posteriors ({finest} units)", "per": per,
+               "decoder": f"trigram HMM posteriors ({finest} units{chosen})", "per": per,
                "references": sorted({Path(r).name for r in refs.values()})}
         update_rounds_table(Path(args.rounds_dir) if args.rounds_dir else out_dir.parent, row)
     return 0
 
 
 def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: SegmentationConfig, cfg: DecipherConfig,
-             out_dir: Path, digest: str) -> dict:
-    """Segment every set, fit units and emissions on the training set, label every set; returns a summary."""
+             out_dir: Path, digest: str, workers: int = 1, log_level: str = "INFO") -> dict:
+    """Segment every set, fit units and emissions on the training set, label every set; returns a summary.
+    With ``cfg.runs`` > 1 the runs go in ``workers`` processes (:func:`select_run`)."""
     vocab = PhoneVocab.from_dict_file(text_dir / "dict.phn.txt")
     text = PhoneText(text_dir / "phones_sil.txt", vocab)
     segmented = {name: segment_set(name, d, seg) for name, d in sets.items()}
+    hmm = TrigramHMM(phone_trigram(text.sentences, len(vocab), cfg.backoff), cfg.stay)
+    summary, initial = {}, None
+    if cfg.runs > 1:
+        seed, initial, rows = select_run(hmm, segmented[train_name][2], cfg, out_dir, digest, workers, log_level)
+        summary["selection"] = {"runs": rows, "selected_seed": seed}
+        cfg = dataclasses.replace(cfg, seed=seed)
     train_vectors = np.concatenate(segmented[train_name][2])
     torch.manual_seed(cfg.seed)
     inventory = UnitInventory.fit(train_vectors, cfg)
@@ -203,16 +264,14 @@ def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: Segmen
         refined = {name: [inventory.assign_refined(v) for v in vectors] for name, (_, _, vectors) in segmented.items()}
         log.info("refine inventory: %d of %d units used by %s", np.unique(np.concatenate(refined[train_name])).size,
                  cfg.refine_units, train_name)
-    hmm = TrigramHMM(phone_trigram(text.sentences, len(vocab), cfg.backoff), cfg.stay)
     emis = run_em(hmm, units[train_name], cfg, inventory.parent, out_dir, digest,
-                  refined[train_name] if refined else None, inventory.refine_parent)
+                  refined[train_name] if refined else None, inventory.refine_parent, initial).emis
     units = refined or units  # the labels come from the finest units
     with atomic_write(out_dir / "model.npz", "wb") as f:
         np.savez(f, emissions=emis.numpy(), **inventory.state_dict(),
                  segmentation=np.array(repr(dataclasses.asdict(seg))))
     with atomic_write(out_dir / "tokens.txt") as f:
         f.write("".join(t + "\n" for t in vocab.tokens))
-    summary = {}
     for name, (utts, bounds, _) in segmented.items():
         phones = hmm.decode(emis, units[name], cfg.batch_size)
         (out_dir / name).mkdir(parents=True, exist_ok=True)

@@ -22,9 +22,17 @@ third, finer inventory (``refine_units``, a k-means of the same vectors with
 more clusters, each joined to its nearest unit) is expanded from the fine
 solution the same way and refined for ``refine_iters`` iterations: more units
 are purer (closer to one phone each) but too many to start EM on.
+
+Where EM lands depends on its start and on the k-means units (on the mini
+stand-in, 35-54 % PER over four seeds), so with ``runs`` > 1 several
+independent decipherments (seeds ``seed``, ``seed`` + 1, ...: their own units
+and coarse starts) run ``select_iters`` fine iterations each and the one of
+highest log-likelihood goes on (speechssl.bin.decipher_units runs them, in
+parallel processes where it has the threads).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -53,6 +61,8 @@ class DecipherConfig:
     smoothing: float = 1e-3    # pseudo-count added to every emission count
     backoff: float = 3.0       # Witten-Bell-like interpolation constant of the trigram
     batch_size: int = 256      # utterances per forward-backward batch
+    runs: int = 1              # independent decipherments (units and starts from seeds seed, seed + 1, ...)
+    select_iters: int = 10     # fine EM iterations of every run before the most likely one goes on
     seed: int = 1
 
     def check(self) -> None:
@@ -66,6 +76,9 @@ class DecipherConfig:
             raise SpeechSSLError(f"decipher: stay must be in [0, 1), got {self.stay}")
         if self.refine_units < 0 or (self.has_refine_stage and self.refine_iters < 1):
             raise SpeechSSLError("decipher: a refine stage needs refine_iters >= 1 (refine_units 0 turns it off)")
+        if self.runs < 1 or (self.runs > 1 and not 1 <= self.select_iters <= self.em_iters):
+            raise SpeechSSLError(f"decipher: runs must be >= 1 and, with several runs, 1 <= select_iters <= em_iters "
+                                 f"(got runs {self.runs}, select_iters {self.select_iters}, em_iters {self.em_iters})")
 
     @property
     def has_coarse_stage(self) -> bool:
@@ -289,10 +302,17 @@ class EMState:
     emis: torch.Tensor | None = None                # P(unit | phone) after ``step``
     best_emis: torch.Tensor | None = None           # the finished coarse start of highest log-likelihood so far
     logliks: list[float] = field(default_factory=list)  # the final log-likelihood of every finished coarse start
+    loglik: float | None = None                     # the log-likelihood of the data under the last iteration's input
 
     @property
     def best_loglik(self) -> float:
         return max(self.logliks, default=-math.inf)
+
+
+def selection_config(cfg: DecipherConfig, run: int) -> DecipherConfig:
+    """The configuration of run ``run`` (0-based) of a multi-run decipherment: its own seed, the fine stage cut
+    to ``select_iters`` iterations and no refine stage.  Its EM state is the full run's state at that point."""
+    return dataclasses.replace(cfg, seed=cfg.seed + run, em_iters=cfg.select_iters, refine_units=0, runs=1)
 
 
 def total_em_iterations(cfg: DecipherConfig, coarse_stage: bool) -> int:
@@ -345,6 +365,7 @@ def decipher_em(hmm: TrigramHMM, units: Sequence[np.ndarray], cfg: DecipherConfi
             loglik, st.emis = hmm.em_iteration(st.emis, refined, cfg.smoothing, cfg.batch_size)
             stage = "refine"
         st.step += 1
+        st.loglik = loglik
         if on_iter is not None:
             on_iter(st, stage, loglik)
     return st.emis

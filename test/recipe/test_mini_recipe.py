@@ -91,6 +91,7 @@ def test_every_stage_produced_valid_outputs(recipe, finished):
     assert [r["round"] for r in rounds] == ["0-gan", "1-ctc", "2-ctc"]           # st_rounds=2 in conf/run.conf
     rounds = json.loads((recipe / "exp" / "decipher_mfcc" / "self_training" / "rounds.json").read_text())
     assert [r["round"] for r in rounds] == ["0-decipher", "1-ctc", "2-ctc"]
+    assert " of 2 by likelihood" in rounds[0]["decoder"]              # runs: 2 in decipher_tiny.yaml
     assert "matched to round1/dev_clean_2" in rounds[2]["decoder"]    # the insertion bonus picked without labels
     assert all(0 <= r["per"][x] for r in rounds for x in ("dev_clean_2", "test_clean_2"))
     twins = json.loads((recipe / "exp" / "supervised_mfcc_v2" / "rounds.json").read_text())

@@ -350,6 +350,56 @@ def test_decipher_units_refine_stage_labels_with_the_finer_units(corpus, tmp_pat
     assert "(refine)" in log and "EM iteration 27 (refine)" in log   # 2 x 4 coarse + 15 fine + 4 refine
 
 
+def test_decipher_units_runs_pick_the_most_likely_seed_and_resume(corpus, tmp_path, monkeypatch):
+    """--runs 3: every run (its own units and starts) goes to --select-iters fine iterations, the one of highest
+    log-likelihood goes on and ends exactly where a single run of its seed does; a run killed inside the
+    selection resumes there."""
+    runs = ("--runs", "3", "--select-iters", "3", "--seed", "4")
+    out = tmp_path / "runs"
+    assert decipher_units.main(_args(corpus, out, *runs)) == 0
+    summary = json.loads((out / ".done.decipher.json").read_text())["summary"]["selection"]
+    assert [r["seed"] for r in summary["runs"]] == [4, 5, 6]
+    best = max(summary["runs"], key=lambda r: r["loglik_per_unit"])
+    assert summary["selected_seed"] == best["seed"]
+    assert all((out / "runs" / f"seed{s}" / "em_state.pt").is_file() for s in (4, 5, 6))
+    row = json.loads((tmp_path / "rounds.json").read_text())[0]
+    assert f"seed {best['seed']} of 3 by likelihood" in row["decoder"]
+    # the runs in two worker processes of one thread each: the same runs, the same choice
+    threads = torch.get_num_threads()
+    try:
+        assert decipher_units.main(_args(corpus, tmp_path / "workers" / "round0", *runs, "--num-threads", "2")) == 0
+    finally:
+        torch.set_num_threads(threads)
+    pooled = json.loads((tmp_path / "workers/round0/.done.decipher.json").read_text())["summary"]["selection"]
+    assert pooled == summary
+    np.testing.assert_allclose(np.load(tmp_path / "workers/round0/model.npz")["emissions"],
+                               np.load(out / "model.npz")["emissions"], rtol=1e-5, atol=1e-7)
+    single = tmp_path / "single" / "round0"
+    assert decipher_units.main(_args(corpus, single, "--seed", str(best["seed"]))) == 0
+    np.testing.assert_allclose(np.load(out / "model.npz")["emissions"], np.load(single / "model.npz")["emissions"],
+                               rtol=1e-5, atol=1e-7)
+
+    killed = tmp_path / "killed"
+    real_log = decipher_units.CurveLogger.log
+    calls = []
+
+    def dies_in_second_run(self, split, update, values):
+        calls.append(update)
+        if len(calls) == 15:          # run 1: 2 x 4 coarse + 3 fine iterations; dies in the 4th of run 2
+            raise KeyboardInterrupt
+        real_log(self, split, update, values)
+
+    monkeypatch.setattr(decipher_units.CurveLogger, "log", dies_in_second_run)
+    assert decipher_units.main(_args(corpus, killed, *runs)) == 130
+    monkeypatch.setattr(decipher_units.CurveLogger, "log", real_log)
+    assert decipher_units.main(_args(corpus, killed, *runs)) == 0
+    np.testing.assert_array_equal(np.load(killed / "model.npz")["emissions"], np.load(out / "model.npz")["emissions"])
+    text = (killed / "log" / "decipher.log").read_text()
+    assert "resuming EM after iteration 11" in text and "resuming EM after iteration 3" in text
+    with pytest.raises(SpeechSSLError, match="select_iters <= em_iters"):
+        DecipherConfig(runs=2, select_iters=200).check()
+
+
 def test_decipher_units_bad_input(corpus, tmp_path, capsys):
     def fails(args, message):
         assert decipher_units.main(args) == 1
