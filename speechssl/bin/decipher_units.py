@@ -2,7 +2,8 @@
 P(unit | phone) by EM under the unpaired text's phone trigram (speechssl.uasr.decipher), coarse to fine:
 --restarts random starts over --coarse-units pooled units, the most likely one refined over --n-units
 (and, with --refine-units, over that many finer units).  With --runs N, N such decipherments (each its
-own k-means units and starts) run --select-iters fine iterations and the most likely one goes on.
+own k-means units and starts) are joined: their units become N streams of the same segments, and
+--joint-iters iterations of EM share one E-step over all of them.
 
 Example (round 0 of self-training from decipherment instead of the GAN)::
 
@@ -16,16 +17,17 @@ the first --dims dimensions (13: the static cepstra of 39-dim MFCC; 0: all).
 
 Writes into OUT_DIR:
   model.npz        the unit inventory (standardisation, whitening, centroids, coarse parents, refine centroids and
-                   their parents) and P(unit | phone) of the finest units
+                   their parents) and P(unit | phone) of the finest units; with --runs > 1 those of every run as
+                   seed<N>.<name> (after the joint EM), and the runs' seeds as seeds
   tokens.txt       the phone order of the emission rows
   NAME/utt2pseudo  for the training set and every --set: one phone per segment, repeats merged, <SIL> kept
   NAME/utt2bounds  the segment boundaries in frames (utt 0 b1 ... num_frames)
   NAME/scoring/    with --ref NAME=utt2phones: the oracle PER (never used for any choice)
   curves.png, tensorboard/, log/decipher.log, log/metrics.jsonl: log-likelihood per unit by EM iteration
                    (coarse starts, fine and refine stage as separate curves)
-  runs/seed<N>/    with --runs > 1: every run's EM state and curves up to --select-iters fine iterations; the
-                   run of highest log-likelihood goes on (its seed and every run's likelihood are in the
-                   done-marker's summary and the log)
+  runs/seed<N>/    with --runs > 1: every run's EM state, curves and its own labels of every set (NAME/utt2pseudo,
+                   scored with --ref); the joint EM's state and curve are in OUT_DIR
+  runs.md          with --runs > 1 and --ref: every run's final log-likelihood and oracle PER beside the joint's
 With --round the PERs become a row of ROUNDS_DIR/rounds.{json,md}.  EM saves
 its state after every iteration: a killed run resumes there; a done-marker
 records the options and inputs, so a rerun skips finished work and a changed
@@ -51,7 +53,7 @@ from speechssl.data.scp import write_table
 from speechssl.trainers.curves import CurveLogger
 from speechssl.uasr.data import FEATS_SCP, FeatureSet, PhoneText, PhoneVocab
 from speechssl.uasr.decipher import DecipherConfig, EMState, TrigramHMM, UnitInventory, decipher_em, \
-    phone_trigram, selection_config, total_em_iterations
+    JointState, joint_em, phone_trigram, run_config, total_em_iterations
 from speechssl.uasr.pseudo_label import LABEL_TABLE, read_phone_table, score_labels, update_rounds_table, \
     write_label_table
 from speechssl.uasr.segmentation import SegmentationConfig, segment_thirds, spectral_boundaries
@@ -63,7 +65,8 @@ from speechssl.utils.stage import StageMarker
 
 log = get_logger(__name__)
 STATE = "em_state.pt"
-RUNS = "runs"          # the EM states and curves of every run of a multi-run decipherment
+JOINT_STATE = "joint_state.pt"
+RUNS = "runs"          # the EM states, curves and labels of every run of a multi-run decipherment
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -111,21 +114,11 @@ def segment_set(name: str, feats_dir: Path, seg: SegmentationConfig) -> tuple[li
 
 def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, parent: np.ndarray | None,
            out_dir: Path, digest: str, refined: list[np.ndarray] | None = None,
-           refine_parent: np.ndarray | None = None, initial: EMState | None = None) -> EMState:
+           refine_parent: np.ndarray | None = None) -> EMState:
     """Coarse-to-fine EM with its state saved in OUT_DIR after every iteration; resumes from a state of the same
-    run, else continues ``initial`` (a selected run) or starts afresh.  Returns the final state."""
-    state_path = out_dir / STATE
+    run, else starts afresh.  Returns the final state."""
     curves = CurveLogger(out_dir)
-    state = initial if initial is not None else EMState()
-    if state_path.is_file():
-        saved = torch.load(state_path, weights_only=True)
-        try:
-            if saved["digest"] != digest:
-                raise KeyError("digest")
-            state = EMState(**saved["state"])
-            log.info("resuming EM after iteration %d (%s)", state.step, state_path)
-        except (KeyError, TypeError):
-            log.warning("%s belongs to another configuration or version; starting EM afresh", state_path)
+    state = _load_state(out_dir / STATE, digest, EMState) or EMState()
     curves.truncate_after(state.step)
     total_iters = total_em_iterations(cfg, parent is not None)
     if parent is None and cfg.coarse_units:
@@ -143,8 +136,7 @@ def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, parent
         if stage.startswith("coarse") and st.step % cfg.coarse_iters == 0:
             log.info("coarse start %s ends at log-likelihood %.1f (best so far %.1f)", stage.split()[1],
                      st.logliks[-1], st.best_loglik)
-        with atomic_write(state_path, "wb") as f:
-            torch.save({"digest": digest, "state": dataclasses.asdict(st)}, f)
+        _save_state(out_dir / STATE, digest, st)
         bar.update(1)
 
     decipher_em(hmm, units, cfg, parent, state, on_iter, refined, refine_parent)
@@ -154,34 +146,49 @@ def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, parent
     return state
 
 
-def select_run(hmm: TrigramHMM, vectors: list[np.ndarray], cfg: DecipherConfig, out_dir: Path, digest: str,
-               workers: int = 1, log_level: str = "INFO") -> tuple[int, EMState, list[dict]]:
-    """``cfg.runs`` decipherments (seeds cfg.seed, cfg.seed + 1, ...), each fitting its own units and running EM
-    to ``cfg.select_iters`` fine iterations in OUT_DIR/runs/seed<N> (resumable), in ``workers`` processes of one
-    thread each when ``workers`` > 1; returns the seed and EM state of the most likely run, and a row per run."""
-    n_segments = sum(len(v) for v in vectors)
+def _load_state(path: Path, digest: str, kind: type):
+    """The EM state saved at ``path`` by a run of the same configuration (``digest``), else None."""
+    if not path.is_file():
+        return None
+    saved = torch.load(path, weights_only=True)
+    try:
+        if saved["digest"] != digest:
+            raise KeyError("digest")
+        state = kind(**saved["state"])
+    except (KeyError, TypeError):
+        log.warning("%s belongs to another configuration or version; starting EM afresh", path)
+        return None
+    log.info("resuming EM after iteration %d (%s)", state.step, path)
+    return state
+
+
+def _save_state(path: Path, digest: str, state) -> None:
+    with atomic_write(path, "wb") as f:
+        torch.save({"digest": digest, "state": dataclasses.asdict(state)}, f)
+
+
+def decipher_runs(hmm: TrigramHMM, vectors: list[np.ndarray], cfg: DecipherConfig, out_dir: Path, digest: str,
+                  workers: int = 1, log_level: str = "INFO") -> list[tuple[int, UnitInventory, torch.Tensor, float]]:
+    """``cfg.runs`` whole decipherments (seeds cfg.seed, cfg.seed + 1, ...), each fitting its own units and running
+    coarse-to-fine EM in OUT_DIR/runs/seed<N> (resumable), in ``workers`` processes of one thread each when
+    ``workers`` > 1; returns every run's seed, unit inventory, P(finest unit | phone) and final log-likelihood."""
     args = [(hmm, vectors, cfg, run, out_dir, digest, log_level if workers > 1 else "") for run in range(cfg.runs)]
     if workers > 1:
         with ProcessPoolExecutor(min(workers, cfg.runs), mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(_selection_run, *zip(*args)))
+            results = list(pool.map(_single_run, *zip(*args)))
     else:
-        results = [_selection_run(*a) for a in args]
-    rows, best = [], None
-    for seed, state in results:
-        rows.append({"seed": seed, "loglik_per_unit": round(state["loglik"] / n_segments, 5)})
-        log.info("run seed %d: log-likelihood %.4f per unit after %d fine iterations", seed,
-                 state["loglik"] / n_segments, cfg.select_iters)
-        if best is None or state["loglik"] > best[1]["loglik"]:
-            best = (seed, state)
-    log.info("seed %d has the highest log-likelihood of %d runs; it goes on", best[0], cfg.runs)
-    return best[0], EMState(**best[1]), rows
+        results = [_single_run(*a) for a in args]
+    n_segments = sum(len(v) for v in vectors)
+    for seed, _, _, loglik in results:
+        log.info("run seed %d: log-likelihood %.4f per unit", seed, loglik / n_segments)
+    return [(seed, UnitInventory.from_state_dict(inv), emis, loglik) for seed, inv, emis, loglik in results]
 
 
-def _selection_run(hmm: TrigramHMM, vectors: list[np.ndarray], cfg: DecipherConfig, run: int, out_dir: Path,
-                   digest: str, worker_log_level: str) -> tuple[int, dict]:
-    """Run ``run`` of :func:`select_run`; in a worker process (``worker_log_level`` set) with one thread and its
-    own log file.  Returns its seed and final EM state."""
-    rc = selection_config(cfg, run)
+def _single_run(hmm: TrigramHMM, vectors: list[np.ndarray], cfg: DecipherConfig, run: int, out_dir: Path,
+                digest: str, worker_log_level: str) -> tuple[int, dict, torch.Tensor, float]:
+    """Run ``run`` of :func:`decipher_runs`; in a worker process (``worker_log_level`` set) with one thread and its
+    own log file."""
+    rc = run_config(cfg, run)
     run_dir = out_dir / RUNS / f"seed{rc.seed}"
     if worker_log_level:
         torch.set_num_threads(1)
@@ -189,8 +196,35 @@ def _selection_run(hmm: TrigramHMM, vectors: list[np.ndarray], cfg: DecipherConf
         setup_logging(worker_log_level, run_dir / "log" / "decipher.log")
     inventory = UnitInventory.fit(np.concatenate(vectors), rc)
     units = [inventory.assign(v) for v in vectors]
-    state = run_em(hmm, units, rc, inventory.parent, run_dir, f"{digest}:seed{rc.seed}")
-    return rc.seed, dataclasses.asdict(state)
+    refined = [inventory.assign_refined(v) for v in vectors] if rc.has_refine_stage else None
+    state = run_em(hmm, units, rc, inventory.parent, run_dir, f"{digest}:seed{rc.seed}", refined,
+                   inventory.refine_parent)
+    return rc.seed, inventory.state_dict(), state.emis, state.loglik
+
+
+def run_joint_em(hmm: TrigramHMM, streams: list[list[np.ndarray]], cfg: DecipherConfig,
+                 emissions: list[torch.Tensor], out_dir: Path, digest: str) -> list[torch.Tensor]:
+    """Joint EM over the runs' unit streams (:func:`speechssl.uasr.decipher.joint_em`) from the runs' own
+    ``emissions``, its state saved in OUT_DIR after every iteration (a killed run resumes there)."""
+    state_path = out_dir / JOINT_STATE
+    state = _load_state(state_path, digest, JointState) or JointState(emissions=list(emissions))
+    curves = CurveLogger(out_dir)
+    curves.truncate_after(state.step)
+    n_segments = sum(len(u) for u in streams[0])
+    bar = tqdm(total=cfg.joint_iters, initial=state.step, desc=f"joint EM of {len(streams)} runs", unit="iter")
+
+    def on_iter(st: JointState) -> None:
+        log.info("joint EM iteration %d: log-likelihood %.1f (%.4f per unit)", st.step, st.loglik,
+                 st.loglik / n_segments)
+        curves.log("train", st.step, {"joint_loglik_per_unit": st.loglik / n_segments})
+        _save_state(state_path, digest, st)
+        bar.update(1)
+
+    joint_em(hmm, streams, cfg, state, on_iter)
+    bar.close()
+    curves.plot()
+    curves.close()
+    return state.emissions
 
 
 @cli_main
@@ -220,65 +254,111 @@ def main(argv=None) -> int:
     if marker.needs_run(outputs, redo=args.redo == "true"):
         if args.redo == "true":
             (out_dir / STATE).unlink(missing_ok=True)
+            (out_dir / JOINT_STATE).unlink(missing_ok=True)
             shutil.rmtree(out_dir / RUNS, ignore_errors=True)
         summary = decipher(sets, next(iter(train)), text_dir, seg, cfg, out_dir, marker.digest,
                            max(args.num_threads, 1), args.log_level)
         marker.write(outputs, summary)
-    per = {}
-    for name, ref in refs.items():
-        per[name] = score_labels(read_phone_table(out_dir / name / LABEL_TABLE), read_phone_table(ref),
-                                 out_dir / name / "scoring")["per"]
-        log.info("%s: oracle PER %.2f%%", name, per[name])
+    per = score_sets(out_dir, refs)
+    if cfg.runs > 1 and refs:
+        write_runs_table(out_dir, (marker.read() or {}).get("summary", {}).get("runs", []), refs, per)
     if args.round:
         finest = cfg.refine_units if cfg.has_refine_stage else cfg.n_units
-        selection = (marker.read() or {}).get("summary", {}).get("selection")
-        chosen = f", seed {selection['selected_seed']} of {cfg.runs} by likelihood" if selection else ""
+        joined = f", {cfg.runs} runs joined" if cfg.runs > 1 else ""
         row = {"round": args.round, "model": "decipher", "checkpoint": str(out_dir / "model.npz"),
-               "decoder": f"trigram HMM posteriors ({finest} units{chosen})", "per": per,
+               "decoder": f"trigram HMM posteriors ({finest} units{joined})", "per": per,
                "references": sorted({Path(r).name for r in refs.values()})}
         update_rounds_table(Path(args.rounds_dir) if args.rounds_dir else out_dir.parent, row)
     return 0
 
 
+def score_sets(label_dir: Path, refs: dict[str, str], what: str = "") -> dict[str, float]:
+    """Oracle PER of LABEL_DIR/NAME/utt2pseudo for every --ref set NAME (scoring details in NAME/scoring)."""
+    per = {}
+    for name, ref in refs.items():
+        per[name] = score_labels(read_phone_table(label_dir / name / LABEL_TABLE), read_phone_table(ref),
+                                 label_dir / name / "scoring")["per"]
+        log.info("%s%s: oracle PER %.2f%%", what, name, per[name])
+    return per
+
+
+def write_runs_table(out_dir: Path, runs: list[dict], refs: dict[str, str], joint_per: dict[str, float]) -> None:
+    """OUT_DIR/runs.md: every run's final log-likelihood and oracle PER, and the joint labels' PER."""
+    names = list(refs)
+    lines = ["| run | log-likelihood per unit | " + " | ".join(f"{n} PER %" for n in names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for r in runs:
+        per = score_sets(out_dir / RUNS / f"seed{r['seed']}", refs, f"run seed {r['seed']}, ")
+        lines.append(f"| seed {r['seed']} alone | {r['loglik_per_unit']:.4f} | "
+                     + " | ".join(f"{per[n]:.2f}" for n in names) + " |")
+    lines.append(f"| the {len(runs)} runs joined | | " + " | ".join(f"**{joint_per[n]:.2f}**" for n in names) + " |")
+    with atomic_write(out_dir / "runs.md") as f:
+        f.write("Oracle error rates (references: utt2phones, <SIL> removed) of every decipherment run alone and of "
+                "the runs joined (the labels that go on).\n\n" + "\n".join(lines) + "\n")
+
+
 def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: SegmentationConfig, cfg: DecipherConfig,
              out_dir: Path, digest: str, workers: int = 1, log_level: str = "INFO") -> dict:
     """Segment every set, fit units and emissions on the training set, label every set; returns a summary.
-    With ``cfg.runs`` > 1 the runs go in ``workers`` processes (:func:`select_run`)."""
+    With ``cfg.runs`` > 1 the runs go in ``workers`` processes (:func:`decipher_runs`) and are joined."""
     vocab = PhoneVocab.from_dict_file(text_dir / "dict.phn.txt")
     text = PhoneText(text_dir / "phones_sil.txt", vocab)
     segmented = {name: segment_set(name, d, seg) for name, d in sets.items()}
     hmm = TrigramHMM(phone_trigram(text.sentences, len(vocab), cfg.backoff), cfg.stay)
-    summary, initial = {}, None
+    summary = {}
     if cfg.runs > 1:
-        seed, initial, rows = select_run(hmm, segmented[train_name][2], cfg, out_dir, digest, workers, log_level)
-        summary["selection"] = {"runs": rows, "selected_seed": seed}
-        cfg = dataclasses.replace(cfg, seed=seed)
-    train_vectors = np.concatenate(segmented[train_name][2])
-    torch.manual_seed(cfg.seed)
-    inventory = UnitInventory.fit(train_vectors, cfg)
-    units = {name: [inventory.assign(v) for v in vectors] for name, (_, _, vectors) in segmented.items()}
-    used = np.unique(np.concatenate(units[train_name])).size
-    log.info("unit inventory: %d of %d units used by %s", used, cfg.n_units, train_name)
-    refined = None
-    if cfg.has_refine_stage:
-        refined = {name: [inventory.assign_refined(v) for v in vectors] for name, (_, _, vectors) in segmented.items()}
-        log.info("refine inventory: %d of %d units used by %s", np.unique(np.concatenate(refined[train_name])).size,
-                 cfg.refine_units, train_name)
-    emis = run_em(hmm, units[train_name], cfg, inventory.parent, out_dir, digest,
-                  refined[train_name] if refined else None, inventory.refine_parent, initial).emis
-    units = refined or units  # the labels come from the finest units
+        runs = decipher_runs(hmm, segmented[train_name][2], cfg, out_dir, digest, workers, log_level)
+        streams = {name: [_finest_units(inv, vectors, cfg) for _, inv, _, _ in runs]
+                   for name, (_, _, vectors) in segmented.items()}
+        n_segments = sum(len(u) for u in streams[train_name][0])
+        summary["runs"] = [{"seed": seed, "loglik_per_unit": round(ll / n_segments, 5)} for seed, _, _, ll in runs]
+        for r, (seed, _, emis, _) in enumerate(runs):       # every run's own labels, for the runs table
+            write_labels(hmm, [emis], {n: [s[r]] for n, s in streams.items()}, segmented, vocab, cfg,
+                         out_dir / RUNS / f"seed{seed}")
+        emissions = run_joint_em(hmm, streams[train_name], cfg, [emis for _, _, emis, _ in runs], out_dir, digest)
+        model = {"seeds": np.array([seed for seed, *_ in runs])}
+        for (seed, inv, _, _), emis in zip(runs, emissions):
+            model.update({f"seed{seed}.{k}": v for k, v in {"emissions": emis.numpy(), **inv.state_dict()}.items()})
+    else:
+        torch.manual_seed(cfg.seed)
+        inventory = UnitInventory.fit(np.concatenate(segmented[train_name][2]), cfg)
+        units = {name: [inventory.assign(v) for v in vectors] for name, (_, _, vectors) in segmented.items()}
+        used = np.unique(np.concatenate(units[train_name])).size
+        log.info("unit inventory: %d of %d units used by %s", used, cfg.n_units, train_name)
+        refined = None
+        if cfg.has_refine_stage:
+            refined = {name: [inventory.assign_refined(v) for v in vectors]
+                       for name, (_, _, vectors) in segmented.items()}
+            log.info("refine inventory: %d of %d units used by %s",
+                     np.unique(np.concatenate(refined[train_name])).size, cfg.refine_units, train_name)
+        emis = run_em(hmm, units[train_name], cfg, inventory.parent, out_dir, digest,
+                      refined[train_name] if refined else None, inventory.refine_parent).emis
+        streams = {name: [u] for name, u in (refined or units).items()}  # the labels come from the finest units
+        emissions = [emis]
+        model = {"emissions": emis.numpy(), **inventory.state_dict()}
     with atomic_write(out_dir / "model.npz", "wb") as f:
-        np.savez(f, emissions=emis.numpy(), **inventory.state_dict(),
-                 segmentation=np.array(repr(dataclasses.asdict(seg))))
+        np.savez(f, **model, segmentation=np.array(repr(dataclasses.asdict(seg))))
     with atomic_write(out_dir / "tokens.txt") as f:
         f.write("".join(t + "\n" for t in vocab.tokens))
+    write_labels(hmm, emissions, streams, segmented, vocab, cfg, out_dir)
     for name, (utts, bounds, _) in segmented.items():
-        phones = hmm.decode(emis, units[name], cfg.batch_size)
-        (out_dir / name).mkdir(parents=True, exist_ok=True)
-        write_label_table(out_dir / name / LABEL_TABLE, {u: vocab.decode(p) for u, p in zip(utts, phones)})
         write_table(out_dir / name / "utt2bounds", ((u, " ".join(map(str, b))) for u, b in zip(utts, bounds)))
         summary[name] = {"utterances": len(utts), "segments": int(sum(len(b) - 1 for b in bounds))}
     return summary
+
+
+def _finest_units(inventory: UnitInventory, vectors: list[np.ndarray], cfg: DecipherConfig) -> list[np.ndarray]:
+    assign = inventory.assign_refined if cfg.has_refine_stage else inventory.assign
+    return [assign(v) for v in vectors]
+
+
+def write_labels(hmm: TrigramHMM, emissions: list[torch.Tensor], streams: dict[str, list[list[np.ndarray]]],
+                 segmented: dict, vocab: PhoneVocab, cfg: DecipherConfig, out_dir: Path) -> None:
+    """OUT_DIR/NAME/utt2pseudo of every set: the most probable phone of every segment, repeats merged."""
+    for name, (utts, _, _) in segmented.items():
+        phones = hmm.joint_decode(emissions, streams[name], cfg.batch_size)
+        (out_dir / name).mkdir(parents=True, exist_ok=True)
+        write_label_table(out_dir / name / LABEL_TABLE, {u: vocab.decode(p) for u, p in zip(utts, phones)})
 
 
 if __name__ == "__main__":

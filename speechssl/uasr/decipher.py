@@ -26,9 +26,13 @@ are purer (closer to one phone each) but too many to start EM on.
 Where EM lands depends on its start and on the k-means units (on the mini
 stand-in, 35-54 % PER over four seeds), so with ``runs`` > 1 several
 independent decipherments (seeds ``seed``, ``seed`` + 1, ...: their own units
-and coarse starts) run ``select_iters`` fine iterations each and the one of
-highest log-likelihood goes on (speechssl.bin.decipher_units runs them, in
-parallel processes where it has the threads).
+and coarse starts; speechssl.bin.decipher_units runs them in parallel processes
+where it has the threads) are joined: their units are several views (streams)
+of the same segments, a segment's emission score is the geometric mean of the
+streams' P(unit | phone), and ``joint_iters`` iterations of EM share one
+E-step over all streams while re-estimating each stream's emissions.  The
+runs' errors differ, so the joint labels are better than any run's and vary
+far less with the seeds.
 """
 from __future__ import annotations
 
@@ -62,7 +66,7 @@ class DecipherConfig:
     backoff: float = 3.0       # Witten-Bell-like interpolation constant of the trigram
     batch_size: int = 256      # utterances per forward-backward batch
     runs: int = 1              # independent decipherments (units and starts from seeds seed, seed + 1, ...)
-    select_iters: int = 10     # fine EM iterations of every run before the most likely one goes on
+    joint_iters: int = 10      # EM iterations over the runs' units as joint streams (with runs > 1)
     seed: int = 1
 
     def check(self) -> None:
@@ -76,9 +80,9 @@ class DecipherConfig:
             raise SpeechSSLError(f"decipher: stay must be in [0, 1), got {self.stay}")
         if self.refine_units < 0 or (self.has_refine_stage and self.refine_iters < 1):
             raise SpeechSSLError("decipher: a refine stage needs refine_iters >= 1 (refine_units 0 turns it off)")
-        if self.runs < 1 or (self.runs > 1 and not 1 <= self.select_iters <= self.em_iters):
-            raise SpeechSSLError(f"decipher: runs must be >= 1 and, with several runs, 1 <= select_iters <= em_iters "
-                                 f"(got runs {self.runs}, select_iters {self.select_iters}, em_iters {self.em_iters})")
+        if self.runs < 1 or self.joint_iters < 0:
+            raise SpeechSSLError(f"decipher: runs must be >= 1 and joint_iters >= 0 (got runs {self.runs}, "
+                                 f"joint_iters {self.joint_iters})")
 
     @property
     def has_coarse_stage(self) -> bool:
@@ -133,6 +137,12 @@ class UnitInventory:
             refine_centroids = fine.centroids.copy()
             refine_parent = km.index.search(refine_centroids, 1)[1][:, 0].astype(np.int64)
         return cls(mean, scale, proj, km.centroids.copy(), parent, refine_centroids, refine_parent)
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, np.ndarray]) -> "UnitInventory":
+        """The inventory :meth:`state_dict` describes."""
+        return cls(state["mean"], state["scale"], state["proj"], state["centroids"], state.get("coarse_parent"),
+                   state.get("refine_centroids"), state.get("refine_parent"))
 
     def project(self, vectors: np.ndarray) -> np.ndarray:
         return (((vectors - self.mean) / self.scale) @ self.proj).astype(np.float32)
@@ -206,12 +216,11 @@ class TrigramHMM:
         self.end = torch.tensor(trigram[:, :, self.n_phones], dtype=torch.float32)     # (a, x) -> boundary
         self.stay = stay
 
-    def forward_backward(self, emis: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor
-                         ) -> tuple[float, torch.Tensor]:
-        """Log-likelihood of a padded batch and the phone posteriors (n, L, phones); ``emis`` is (phones, units)."""
-        n, length = ids.shape
+    def forward_backward(self, em: torch.Tensor, mask: torch.Tensor) -> tuple[float, torch.Tensor]:
+        """Log-likelihood of a padded batch and the phone posteriors (n, L, phones); ``em`` (n, L, phones) holds
+        every position's emission score under every phone (:func:`emission_scores`)."""
+        n, length = mask.shape
         big, v, bnd = self.n_states, self.n_phones, self.n_phones
-        em = emis.T[ids]                                              # n, L, phones
         alpha = torch.zeros(n, big, big)
         alpha[:, bnd, bnd] = 1.0
         alphas, log_scale = [], torch.zeros(n)
@@ -248,14 +257,25 @@ class TrigramHMM:
 
     def posteriors(self, emis: torch.Tensor, units: Sequence[np.ndarray], batch_size: int
                    ) -> tuple[float, list[torch.Tensor]]:
-        """Log-likelihood of every utterance together and each utterance's (length, phones) posteriors.
-        Batches hold utterances of similar length (less padding); the output keeps the input order."""
+        """Log-likelihood of every utterance together and each utterance's (length, phones) posteriors."""
+        return self.joint_posteriors([emis], [units], batch_size)
+
+    def joint_posteriors(self, emissions: Sequence[torch.Tensor], streams: Sequence[Sequence[np.ndarray]],
+                         batch_size: int) -> tuple[float, list[torch.Tensor]]:
+        """:meth:`posteriors` of several unit streams of the same segments (``streams[r][i]``: utterance i's
+        units in stream r, emitted through ``emissions[r]``; :func:`emission_scores`).  Batches hold utterances
+        of similar length (less padding); the output keeps the input order."""
+        units = streams[0]
+        if len(emissions) != len(streams) or any(len(s) != len(units) for s in streams):
+            raise SpeechSSLError("decipher: every stream needs its emissions and the units of every utterance")
         order = sorted(range(len(units)), key=lambda i: len(units[i]))
         loglik, out = 0.0, [None] * len(units)
         for i in range(0, len(order), batch_size):
             chunk = order[i:i + batch_size]
-            ids, mask = _pad([units[j] for j in chunk])
-            ll, post = self.forward_backward(emis, ids, mask)
+            padded = [_pad([s[j] for j in chunk]) for s in streams]
+            if any(not torch.equal(m, padded[0][1]) for _, m in padded):
+                raise SpeechSSLError("decipher: the unit streams differ in the number of segments of an utterance")
+            ll, post = self.forward_backward(emission_scores(emissions, [ids for ids, _ in padded]), padded[0][1])
             loglik += ll
             for row, j in enumerate(chunk):
                 out[j] = post[row, :len(units[j])]
@@ -264,19 +284,45 @@ class TrigramHMM:
     def em_iteration(self, emis: torch.Tensor, units: Sequence[np.ndarray], smoothing: float, batch_size: int
                      ) -> tuple[float, torch.Tensor]:
         """One EM iteration: the log-likelihood under ``emis`` and the re-estimated P(unit | phone)."""
-        loglik, post = self.posteriors(emis, units, batch_size)
-        counts = torch.full(emis.shape, smoothing)
-        counts.index_add_(1, torch.from_numpy(np.concatenate(units)), torch.cat(post).T)
-        return loglik, counts / counts.sum(1, keepdim=True)
+        loglik, new = self.joint_em_iteration([emis], [units], smoothing, batch_size)
+        return loglik, new[0]
+
+    def joint_em_iteration(self, emissions: Sequence[torch.Tensor], streams: Sequence[Sequence[np.ndarray]],
+                           smoothing: float, batch_size: int) -> tuple[float, list[torch.Tensor]]:
+        """:meth:`em_iteration` of several unit streams: one E-step over their joint emission scores, then
+        every stream's P(unit | phone) re-estimated from the shared posteriors."""
+        loglik, post = self.joint_posteriors(emissions, streams, batch_size)
+        post = torch.cat(post).T
+        new = []
+        for emis, units in zip(emissions, streams):
+            counts = torch.full(emis.shape, smoothing)
+            counts.index_add_(1, torch.from_numpy(np.concatenate(units)), post)
+            new.append(counts / counts.sum(1, keepdim=True))
+        return loglik, new
 
     def decode(self, emis: torch.Tensor, units: Sequence[np.ndarray], batch_size: int) -> list[list[int]]:
         """The most probable phone of every unit (posterior decoding), repeats merged."""
-        _, post = self.posteriors(emis, units, batch_size)
+        return self.joint_decode([emis], [units], batch_size)
+
+    def joint_decode(self, emissions: Sequence[torch.Tensor], streams: Sequence[Sequence[np.ndarray]],
+                     batch_size: int) -> list[list[int]]:
+        """:meth:`decode` of several unit streams of the same segments."""
+        _, post = self.joint_posteriors(emissions, streams, batch_size)
         out = []
         for p in post:
             seq = p.argmax(1).tolist()
             out.append([x for j, x in enumerate(seq) if j == 0 or x != seq[j - 1]])
         return out
+
+
+def emission_scores(emissions: Sequence[torch.Tensor], ids: Sequence[torch.Tensor]) -> torch.Tensor:
+    """(n, L, phones) emission scores of a padded batch: P(unit | phone) of one stream of units (``ids``: n, L),
+    for several streams of the same segments the geometric mean of theirs (each stream a view of the segment;
+    their product would count the same evidence once per stream against the trigram)."""
+    if len(emissions) == 1:
+        return emissions[0].T[ids[0]]
+    logs = sum(e.clamp_min(1e-30).log().T[i] for e, i in zip(emissions, ids))
+    return (logs / len(emissions)).exp()
 
 
 def random_emissions(n_phones: int, n_units: int, seed: int) -> torch.Tensor:
@@ -309,10 +355,9 @@ class EMState:
         return max(self.logliks, default=-math.inf)
 
 
-def selection_config(cfg: DecipherConfig, run: int) -> DecipherConfig:
-    """The configuration of run ``run`` (0-based) of a multi-run decipherment: its own seed, the fine stage cut
-    to ``select_iters`` iterations and no refine stage.  Its EM state is the full run's state at that point."""
-    return dataclasses.replace(cfg, seed=cfg.seed + run, em_iters=cfg.select_iters, refine_units=0, runs=1)
+def run_config(cfg: DecipherConfig, run: int) -> DecipherConfig:
+    """The configuration of run ``run`` (0-based) of a multi-run decipherment: a single run of its own seed."""
+    return dataclasses.replace(cfg, seed=cfg.seed + run, runs=1)
 
 
 def total_em_iterations(cfg: DecipherConfig, coarse_stage: bool) -> int:
@@ -369,3 +414,26 @@ def decipher_em(hmm: TrigramHMM, units: Sequence[np.ndarray], cfg: DecipherConfi
         if on_iter is not None:
             on_iter(st, stage, loglik)
     return st.emis
+
+
+@dataclass
+class JointState:
+    """Where joint EM over several runs' unit streams stands: enough to resume it exactly."""
+
+    step: int = 0
+    emissions: list[torch.Tensor] = field(default_factory=list)  # every stream's P(unit | phone) after ``step``
+    loglik: float | None = None
+
+
+def joint_em(hmm: TrigramHMM, streams: Sequence[Sequence[np.ndarray]], cfg: DecipherConfig, state: JointState,
+             on_iter: Callable[[JointState], None] | None = None) -> list[torch.Tensor]:
+    """``cfg.joint_iters`` iterations of EM over several runs' unit streams of the same segments
+    (:meth:`TrigramHMM.joint_em_iteration`), from ``state`` (its ``emissions``: every run's own solution, or a
+    resumed state); ``on_iter(state)`` after every iteration.  Returns every stream's P(unit | phone)."""
+    while state.step < cfg.joint_iters:
+        state.loglik, state.emissions = hmm.joint_em_iteration(state.emissions, streams, cfg.smoothing,
+                                                               cfg.batch_size)
+        state.step += 1
+        if on_iter is not None:
+            on_iter(state)
+    return state.emissions

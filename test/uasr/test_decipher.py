@@ -16,8 +16,8 @@ import torch
 
 from speechssl.bin import decipher_units
 from speechssl.data.scp import read_dict
-from speechssl.uasr.decipher import DecipherConfig, EMState, TrigramHMM, UnitInventory, decipher_em, \
-    expand_emissions, phone_trigram, total_em_iterations
+from speechssl.uasr.decipher import DecipherConfig, EMState, JointState, TrigramHMM, UnitInventory, decipher_em, \
+    expand_emissions, joint_em, phone_trigram, total_em_iterations
 from speechssl.uasr.segmentation import SegmentationConfig, boundary_scores, segment_thirds, spectral_boundaries
 from speechssl.utils.errors import SpeechSSLError
 
@@ -229,6 +229,37 @@ def test_refine_stage_expands_the_fine_solution_and_resumes():
         dataclasses.replace(cfg, refine_iters=0).check()
 
 
+def test_joint_em_over_two_unit_streams_beats_either_stream():
+    """The same phone sequences coded twice (two units per phone, 35 % noise each, independently): EM on each stream
+    alone, then joint EM over both from those solutions; the joint labels are better than either stream's, the
+    joint likelihood never falls, and one stream's joint posteriors are its plain posteriors."""
+    rng = np.random.default_rng(9)
+    text = sample_sentences(rng, 3000)
+    truth, first = _cipher(rng, 2, noise=0.35)
+    second = []
+    for s in truth:
+        u = 2 * np.array(s) + rng.integers(0, 2, size=len(s))
+        wrong = rng.random(len(s)) < 0.35
+        u[wrong] = rng.integers(0, 2 * len(PHONES), size=wrong.sum())
+        second.append(u)
+    hmm = TrigramHMM(phone_trigram(text, len(PHONES)), stay=0.0)
+    cfg = DecipherConfig(n_units=2 * len(PHONES), coarse_units=0, em_iters=20, joint_iters=6, seed=1)
+    alone = [decipher_em(hmm, first, cfg, None), decipher_em(hmm, second, cfg, None)]
+    acc = [_accuracy(hmm, alone[0], first, truth), _accuracy(hmm, alone[1], second, truth)]
+    lls = []
+    emissions = joint_em(hmm, [first, second], cfg, JointState(emissions=list(alone)),
+                         on_iter=lambda st: lls.append(st.loglik))
+    assert len(lls) == 6 and all(b >= a - 1e-4 * abs(a) for a, b in zip(lls, lls[1:])), lls
+    post = hmm.joint_posteriors(emissions, [first, second], 64)[1]
+    joint = float(np.mean(np.concatenate([p.argmax(1).numpy() == np.array(s) for p, s in zip(post, truth)])))
+    assert joint > max(acc) + 0.02, (joint, acc)
+    ll, single = hmm.joint_posteriors([alone[0]], [first], 64)
+    assert ll == hmm.posteriors(alone[0], first, 64)[0]
+    torch.testing.assert_close(single[3], hmm.posteriors(alone[0], first, 64)[1][3])
+    with pytest.raises(SpeechSSLError, match="differ in the number of segments"):
+        hmm.joint_posteriors(alone, [first, [u[:-1] for u in second]], 64)
+
+
 def test_expand_emissions_shares_a_coarse_unit_by_counts():
     coarse = torch.tensor([[0.75, 0.25], [0.5, 0.5]])
     fine = expand_emissions(coarse, np.array([0, 0, 1]), np.array([2, 0, 7]))   # counts + 1: 3 and 1 share unit 0
@@ -350,54 +381,68 @@ def test_decipher_units_refine_stage_labels_with_the_finer_units(corpus, tmp_pat
     assert "(refine)" in log and "EM iteration 27 (refine)" in log   # 2 x 4 coarse + 15 fine + 4 refine
 
 
-def test_decipher_units_runs_pick_the_most_likely_seed_and_resume(corpus, tmp_path, monkeypatch):
-    """--runs 3: every run (its own units and starts) goes to --select-iters fine iterations, the one of highest
-    log-likelihood goes on and ends exactly where a single run of its seed does; a run killed inside the
-    selection resumes there."""
-    runs = ("--runs", "3", "--select-iters", "3", "--seed", "4")
+def test_decipher_units_joins_runs_and_resumes(corpus, tmp_path, monkeypatch):
+    """--runs 3: every run (its own units and starts) ends exactly where a single run of its seed does, its labels
+    and PER are kept, the joint EM runs --joint-iters iterations over the three unit streams; the same in two
+    worker processes; a run killed inside a run or inside the joint EM resumes there."""
+    runs = ("--runs", "3", "--joint-iters", "3", "--seed", "4")
     out = tmp_path / "runs"
     assert decipher_units.main(_args(corpus, out, *runs)) == 0
-    summary = json.loads((out / ".done.decipher.json").read_text())["summary"]["selection"]
-    assert [r["seed"] for r in summary["runs"]] == [4, 5, 6]
-    best = max(summary["runs"], key=lambda r: r["loglik_per_unit"])
-    assert summary["selected_seed"] == best["seed"]
-    assert all((out / "runs" / f"seed{s}" / "em_state.pt").is_file() for s in (4, 5, 6))
+    summary = json.loads((out / ".done.decipher.json").read_text())["summary"]["runs"]
+    assert [r["seed"] for r in summary] == [4, 5, 6]
+    model = np.load(out / "model.npz")
+    assert list(model["seeds"]) == [4, 5, 6]
+    for seed in (4, 5, 6):
+        assert model[f"seed{seed}.emissions"].shape == (len(PHONES), 24)
+        assert model[f"seed{seed}.centroids"].shape == (24, 16)
+        assert (out / "runs" / f"seed{seed}" / "em_state.pt").is_file()
     row = json.loads((tmp_path / "rounds.json").read_text())[0]
-    assert f"seed {best['seed']} of 3 by likelihood" in row["decoder"]
-    # the runs in two worker processes of one thread each: the same runs, the same choice
+    assert "3 runs joined" in row["decoder"] and row["per"]["dev"] < 10, row
+    table = (out / "runs.md").read_text()
+    assert "| seed 5 alone |" in table and "| the 3 runs joined |" in table
+    text = (out / "log" / "decipher.log").read_text()
+    assert "joint EM iteration 3" in text and "joint EM iteration 4" not in text
+    single = tmp_path / "single" / "round0"
+    assert decipher_units.main(_args(corpus, single, "--seed", "5")) == 0
+    assert (read_dict(single / "dev" / "utt2pseudo", allow_empty_value=True)
+            == read_dict(out / "runs" / "seed5" / "dev" / "utt2pseudo", allow_empty_value=True))
     threads = torch.get_num_threads()
     try:
         assert decipher_units.main(_args(corpus, tmp_path / "workers" / "round0", *runs, "--num-threads", "2")) == 0
     finally:
         torch.set_num_threads(threads)
-    pooled = json.loads((tmp_path / "workers/round0/.done.decipher.json").read_text())["summary"]["selection"]
-    assert pooled == summary
-    np.testing.assert_allclose(np.load(tmp_path / "workers/round0/model.npz")["emissions"],
-                               np.load(out / "model.npz")["emissions"], rtol=1e-5, atol=1e-7)
-    single = tmp_path / "single" / "round0"
-    assert decipher_units.main(_args(corpus, single, "--seed", str(best["seed"]))) == 0
-    np.testing.assert_allclose(np.load(out / "model.npz")["emissions"], np.load(single / "model.npz")["emissions"],
-                               rtol=1e-5, atol=1e-7)
+    pooled = np.load(tmp_path / "workers/round0/model.npz")
+    for seed in (4, 5, 6):
+        np.testing.assert_allclose(pooled[f"seed{seed}.emissions"], model[f"seed{seed}.emissions"], rtol=1e-5,
+                                   atol=1e-7)
 
     killed = tmp_path / "killed"
     real_log = decipher_units.CurveLogger.log
     calls = []
 
-    def dies_in_second_run(self, split, update, values):
-        calls.append(update)
-        if len(calls) == 15:          # run 1: 2 x 4 coarse + 3 fine iterations; dies in the 4th of run 2
-            raise KeyboardInterrupt
-        real_log(self, split, update, values)
+    def dies(when):
+        def log(self, split, update, values):
+            calls.append(update)
+            if when(len(calls), values):
+                raise KeyboardInterrupt
+            real_log(self, split, update, values)
+        return log
 
-    monkeypatch.setattr(decipher_units.CurveLogger, "log", dies_in_second_run)
+    # run 1: 2 x 4 coarse + 15 fine iterations (23); die in the 7th iteration of run 2, then in joint iteration 2
+    monkeypatch.setattr(decipher_units.CurveLogger, "log", dies(lambda n, v: n == 30))
+    assert decipher_units.main(_args(corpus, killed, *runs)) == 130
+    monkeypatch.setattr(decipher_units.CurveLogger, "log", dies(lambda n, v: "joint_loglik_per_unit" in v and
+                                                                calls[-1] == 2))
     assert decipher_units.main(_args(corpus, killed, *runs)) == 130
     monkeypatch.setattr(decipher_units.CurveLogger, "log", real_log)
     assert decipher_units.main(_args(corpus, killed, *runs)) == 0
-    np.testing.assert_array_equal(np.load(killed / "model.npz")["emissions"], np.load(out / "model.npz")["emissions"])
+    resumed = np.load(killed / "model.npz")
+    for seed in (4, 5, 6):
+        np.testing.assert_array_equal(resumed[f"seed{seed}.emissions"], model[f"seed{seed}.emissions"])
     text = (killed / "log" / "decipher.log").read_text()
-    assert "resuming EM after iteration 11" in text and "resuming EM after iteration 3" in text
-    with pytest.raises(SpeechSSLError, match="select_iters <= em_iters"):
-        DecipherConfig(runs=2, select_iters=200).check()
+    assert "resuming EM after iteration 6" in text and "resuming EM after iteration 1 " in text
+    with pytest.raises(SpeechSSLError, match="joint_iters >= 0"):
+        DecipherConfig(runs=2, joint_iters=-1).check()
 
 
 def test_decipher_units_bad_input(corpus, tmp_path, capsys):

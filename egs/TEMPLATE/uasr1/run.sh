@@ -267,6 +267,7 @@ if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
     --gan-dir $gan --command "./run.sh${run_args:+ $run_args}" \
     --table "Self-training (oracle PER % by round)=$gan/self_training/rounds.md" \
     --table "Self-training from decipherment, without the GAN (oracle PER % by round)=$dec/rounds.md" \
+    --table "Decipherment runs joined in round 0 (oracle PER %)=$dec/round0/runs.md" \
     --table "Supervised twins: upper bounds trained with labels (oracle PER %)=exp/supervised_${feat}_$uasr/rounds.md" \
     --note "The stand-in corpus is synthesized speech (espeak-ng): these numbers show what the pipeline does, not how a method performs on real speech. PER against reference phones is an oracle measurement; no stage trains or selects on it."
 fi
