@@ -1,14 +1,16 @@
 """Pack a trained UASR model into one directory that recognises raw audio (see speechssl.uasr.package).
 
 Examples (what run.sh's stage 10 runs, in the recipe directory): the selected GAN, and the last
-self-training round's CTC model (frame features, no transform: "-"; the insertion bonus its round matched)::
+self-training round's CTC model (frame features, no transform: "-"; the insertion bonus its round matched and
+the output biases it decoded with)::
 
     python -m speechssl.bin.pack_uasr_model --vad-config conf/vad.yaml --feats-config conf/feats_mfcc.yaml \\
         --feat-type mfcc --decode-config conf/decode.yaml \\
         exp/uasr_mfcc_v2/selected.json exp/transform_mfcc_v2 data/text exp/uasr_mfcc_v2/packed
     python -m speechssl.bin.pack_uasr_model --vad-config conf/vad.yaml --feats-config conf/feats_mfcc.yaml \\
         --feat-type mfcc --decode-config conf/decode.yaml --insertion-bonus 2 \\
-        exp/decipher_mfcc/self_training/ctc_round2/checkpoint_best.pt - data/text \\
+        --token-bias exp/decipher_mfcc/self_training/round3/token_bias.txt \\
+        exp/decipher_mfcc/self_training/ctc_round3/checkpoint_best.pt - data/text \\
         exp/decipher_mfcc/self_training/packed
     python -m speechssl.bin.recognize exp/uasr_mfcc_v2/packed a.flac b.wav
 
@@ -60,6 +62,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--decode-config", default=None, help="decode_uasr config of stage 7 (e.g. conf/decode.yaml)")
     p.add_argument("--insertion-bonus", type=float, default=None, help="replaces the decode config's insertion "
                    "bonus (e.g. the one a self-training round matched: summary of its .done.pseudo_label.json)")
+    p.add_argument("--token-bias", default=None, help="token_bias.txt of the self-training round whose CTC model "
+                   "is packed, when its labels were decoded with pseudo_label --match-unigram")
     p.add_argument("--redo", type=str2bool, default=False, help="pack again although a package made from other "
                    "inputs exists (default: %(default)s)")
     p.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
@@ -80,17 +84,18 @@ def main(argv=None) -> int:
               *(text / name if defaults.get(key) is None else Path(defaults[key])
                 for key, name in TEXT_FILES.items() if defaults.get(key) != "")]
     inputs += [Path(x) for x in (args.vad_config, args.feats_config, args.upstream, args.cmvn_stats,
-                                 args.decode_config) if x]
+                                 args.decode_config, args.token_bias) if x]
     config = {k: v for k, v in vars(args).items() if k not in ("out_dir", "redo", "log_level")}
-    if args.insertion_bonus is None:  # recorded only when given, so packages made before the option still match
-        del config["insertion_bonus"]
+    for key in ("insertion_bonus", "token_bias"):  # recorded only when given: packages made before still match
+        if config[key] is None:
+            del config[key]
     out = Path(args.out_dir)
     marker = StageMarker(out / ".done.json", "pack_uasr_model", config, inputs)
     if not marker.needs_run([out], redo=args.redo):
         return 0
     pack_model(out, args.gan, transform, text, feats_config=args.feats_config, feat_options=feat_options,
                vad_config=args.vad_config, decode_config=args.decode_config, insertion_bonus=args.insertion_bonus,
-               cmvn_stats=args.cmvn_stats,
+               token_bias=args.token_bias, cmvn_stats=args.cmvn_stats,
                word_lexicon=args.word_lexicon, word_lm=args.word_lm,
                command="python -m speechssl.bin.pack_uasr_model " + shlex.join(argv))
     marker.write([out])

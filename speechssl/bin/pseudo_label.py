@@ -16,10 +16,12 @@ For every --set NAME=FEATS_DIR, writes into OUT_DIR/NAME:
   logits/        logits.ark, logits.scp, tokens.txt (the decoding contract, see speechssl.bin.export_logits)
   utt2pseudo     the decoded phones, 'utt p1 p2 ...' with <SIL> kept (train_ctc removes it unless data.keep_sil)
   scoring/       with --ref NAME=utt2phones: oracle PER (<SIL> removed), sclite-style files (see speechssl.bin.score)
+With --match-unigram, OUT_DIR/token_bias.txt holds the output biases every set
+was decoded with (see speechssl.uasr.token_bias; the logits are the model's own).
 With --round, the set PERs become one row (replaced if the round exists) of
 ROUNDS_DIR/rounds.json and rounds.md.  A done-marker per set records the
 checkpoint, features and decoding options (with --match-length: the labels
-matched and the bonus chosen); a rerun with the same ones only rescores, one
+matched and the bonus chosen; with --match-unigram: the text's counts); a rerun with the same ones only rescores, one
 with other ones is refused unless --redo true.  Each set's logits are computed
 once, also for the set whose length is matched.
 """
@@ -40,6 +42,8 @@ from speechssl.uasr.data import FEATS_SCP, FeatureSet
 from speechssl.uasr.pseudo_label import (LABEL_TABLE, compute_logprobs, decode_labels, load_uasr_model,
                                          match_insertion_bonus, read_phone_table, score_labels,
                                          update_rounds_table, write_label_table, write_logits)
+from speechssl.uasr.token_bias import (TOKEN_BIAS, add_token_bias, fit_token_bias, text_frequencies,
+                                       write_token_bias)
 from speechssl.utils.cli import add_config_option, parse_args
 from speechssl.utils.errors import SpeechSSLError, cli_main
 from speechssl.utils.log import get_logger, setup_logging
@@ -66,6 +70,12 @@ def get_parser() -> argparse.ArgumentParser:
                         "has as many phones as these labels (e.g. the labels the model was trained on) and use it "
                         "for every set, instead of --insertion-bonus; no references involved")
     p.add_argument("--bonus-grid", default="0,0.5,1,1.5,2,3,4", help="insertion bonuses --match-length tries")
+    p.add_argument("--match-unigram", default="", metavar="NAME=DICT",
+                   help="fit a bias per output phone so that the greedy output on --set NAME has the phone "
+                        "frequencies of DICT (dict.phn.txt of the unpaired text) and decode every set with them "
+                        "(before --match-length); keeps self-training from starving rare phones")
+    p.add_argument("--unigram-iters", type=int, default=6, help="updates of the --match-unigram biases")
+    p.add_argument("--unigram-step", type=float, default=0.5, help="step of each --match-unigram update")
     p.add_argument("--beam", type=int, default=10, help="hypotheses kept per frame")
     p.add_argument("--beam-threshold", type=float, default=50.0, help="drop hypotheses this far below the best")
     p.add_argument("--merge", choices=MERGES, default="max", help="combine paths to one hypothesis by max or sum")
@@ -96,12 +106,14 @@ def parse_pairs(items: list[str], option: str) -> dict[str, Path]:
 
 
 def describe_decoder(args, insertion_bonus: float) -> str:
+    unigram = f", phone biases matched to the text on {args.match_unigram.partition('=')[0]}" \
+        if args.match_unigram else ""
     if args.decoder == "greedy":
-        return "greedy"
+        return f"greedy{unigram.replace(', ', ' (', 1) + ')' if unigram else ''}"
     lm = f"{Path(args.lm).name}, weight {args.lm_weight:g}" if args.lm else "no LM"
     matched = "/".join(Path(args.match_length.partition("=")[2]).parts[-3:-1])   # e.g. round0/dev_clean_2
     bonus = f", bonus {insertion_bonus:g} matched to {matched}" if args.match_length else ""
-    return f"beam {args.beam} ({lm}{bonus})"
+    return f"beam {args.beam} ({lm}{bonus}{unigram})"
 
 
 def _load(args, device: torch.device):
@@ -154,6 +166,13 @@ def main(argv=None) -> int:
         grid = _bonus_grid(args.bonus_grid)
         options["insertion_bonus"] = {"match_length": match_set, "grid": grid}
         match_inputs = [match_labels]
+    if args.match_unigram:
+        (unigram_set, unigram_dict), = parse_pairs([args.match_unigram], "--match-unigram").items()
+        if unigram_set not in sets:
+            raise SpeechSSLError(f"--match-unigram {unigram_set}: no --set of that name")
+        options["token_bias"] = {"match_unigram": unigram_set, "iters": args.unigram_iters,
+                                 "step": args.unigram_step}
+        match_inputs.append(unigram_dict)
     markers = {name: StageMarker(out_dir / name / ".done.pseudo_label.json", f"pseudo_label {name}", options,
                                  [args.checkpoint, feats_dir / FEATS_SCP] + ([args.lm] if args.lm else [])
                                  + match_inputs)
@@ -166,9 +185,21 @@ def main(argv=None) -> int:
         device = pick_device(args.device)
         model, tokens, lm = _load(args, device)
         logprobs = {}       # each set's log-probabilities, computed once
+        bias = None
+        if args.match_unigram:
+            logprobs[unigram_set] = dict(compute_logprobs(model, FeatureSet(sets[unigram_set]), args.batch_size,
+                                                          device))
+            bias = fit_token_bias(logprobs[unigram_set], tokens, text_frequencies(unigram_dict, tokens),
+                                  args.unigram_iters, args.unigram_step)
+            write_token_bias(out_dir / TOKEN_BIAS, tokens.symbols, bias)
+            log.info("output biases matched to the phone frequencies of %s on %s: %s", unigram_dict, unigram_set,
+                     out_dir / TOKEN_BIAS)
+        biased = (lambda m: add_token_bias(m, bias)) if bias is not None else (lambda m: m)
         if args.match_length:
-            logprobs[match_set] = dict(compute_logprobs(model, FeatureSet(sets[match_set]), args.batch_size, device))
-            bonus = _matched_bonus(match_set, match_labels, grid, logprobs[match_set], tokens, lm, beam,
+            if match_set not in logprobs:
+                logprobs[match_set] = dict(compute_logprobs(model, FeatureSet(sets[match_set]), args.batch_size,
+                                                            device))
+            bonus = _matched_bonus(match_set, match_labels, grid, biased(logprobs[match_set]), tokens, lm, beam,
                                    args.batch_size)
             beam = dataclasses.replace(beam, insertion_bonus=bonus)
             for name in set(sets) - set(todo):      # sets already labelled by a killed run of this command
@@ -183,7 +214,7 @@ def main(argv=None) -> int:
         if matrices is None:
             matrices = dict(compute_logprobs(model, FeatureSet(sets[name]), args.batch_size, device))
         write_logits(set_dir / "logits", model, matrices)
-        labels = decode_labels(matrices, tokens, args.decoder, lm, beam, args.batch_size)
+        labels = decode_labels(biased(matrices), tokens, args.decoder, lm, beam, args.batch_size)
         write_label_table(set_dir / LABEL_TABLE, labels)
         markers[name].write([set_dir / LABEL_TABLE], {"utterances": len(labels), "kind": model.kind,
                                                       "insertion_bonus": beam.insertion_bonus,

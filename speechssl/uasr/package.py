@@ -21,6 +21,8 @@ written atomically):
 ``lexicon.lst``
 ``decode.yaml``             ``decode_uasr`` options of the LM decoders (stage 7; for a CTC model
                             with the insertion bonus its self-training round matched)
+``token_bias.txt``          for a CTC model of a round labelled with ``--match-unigram``: the
+                            output biases it was decoded with (:mod:`speechssl.uasr.token_bias`)
 ``manifest.json``           format, versions, SHA-256 of every file, sources and the command
 ==========================  =====================================================================
 
@@ -66,6 +68,7 @@ from speechssl.text.tokens import read_token_dict
 from speechssl.trainers.base import pick_device
 from speechssl.uasr.preprocess import FeatureTransform
 from speechssl.uasr.pseudo_label import load_uasr_model
+from speechssl.uasr.token_bias import TOKEN_BIAS, read_token_bias
 from speechssl.utils.atomic import atomic_dir, atomic_write
 from speechssl.utils.cli import add_config_option, parse_args
 from speechssl.utils.errors import SpeechSSLError
@@ -211,8 +214,9 @@ def _versions() -> dict[str, str]:
 def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str | Path | None, text_dir: str | Path,
                *, feats_config: str | Path | None = None, feat_options: Sequence[str] = (),
                vad_config: str | Path | None = None, decode_config: str | Path | None = None,
-               insertion_bonus: float | None = None, cmvn_stats: str | Path | None = None,
-               word_lexicon: str | Path | None = None, word_lm: str | Path | None = None, command: str = "") -> Path:
+               insertion_bonus: float | None = None, token_bias: str | Path | None = None,
+               cmvn_stats: str | Path | None = None, word_lexicon: str | Path | None = None,
+               word_lm: str | Path | None = None, command: str = "") -> Path:
     """Write the packed model of a recipe run into ``out_dir`` (replaced atomically); return its path.
 
     ``checkpoint`` is a GAN checkpoint of ``train_uasr`` or the sweep's
@@ -220,7 +224,8 @@ def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str |
     ``transform_dir``), or a CTC checkpoint of ``train_ctc`` from
     self-training (on frame features: ``transform_dir`` None);
     ``insertion_bonus`` replaces the decode config's (e.g. the bonus a
-    self-training round matched); ``feats_config`` and ``feat_options`` (e.g.
+    self-training round matched) and ``token_bias`` is the ``token_bias.txt``
+    its labels were decoded with, if any; ``feats_config`` and ``feat_options`` (e.g.
     ``["--feat-type", "ssl", "--upstream", "up.pt", "--layers", "15"]``) are
     what stage 4 passed to ``dump_features``; ``cmvn_stats`` is the training
     set's ``cmvn_stats.npz`` (only for ``cmvn: global``).  The pieces are
@@ -237,6 +242,8 @@ def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str |
         raise SpeechSSLError(f"{ckpt}: a {kind.upper()} model " + ("reads frame features: give no feature transform"
                              if kind == "ctc" else "needs the feature transform of stage 5 (transform_dir)"))
     transform_dir = Path(transform_dir) if transform_dir is not None else None
+    if token_bias:
+        read_token_bias(token_bias, tokens)   # belongs to this model
     text_tokens = list(read_token_dict(text_dir / "dict.phn.txt"))
     phones = tokens[:-1] if kind == "ctc" else tokens   # without the blank
     if text_tokens != phones:
@@ -272,6 +279,8 @@ def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str |
             decode = yaml.safe_load((tmp / DECODE_YAML).read_text(encoding="utf-8")) if decode_config else {}
             _write_yaml(tmp / DECODE_YAML, {**(decode or {}), "insertion_bonus": float(insertion_bonus)},
                         f"decode_uasr options ({decode_config or 'defaults'}, insertion bonus {insertion_bonus:g})")
+        if token_bias:
+            _copy(Path(token_bias), tmp / TOKEN_BIAS, "output biases of self-training")
         if transform_dir is not None:
             (tmp / TRANSFORM_DIR).mkdir()
             for name in ("transform.json", "transform.npz"):
@@ -303,6 +312,7 @@ def pack_model(out_dir: str | Path, checkpoint: str | Path, transform_dir: str |
             "sources": {"checkpoint": str(ckpt.resolve()), "update": loaded.update, "kind": kind,
                         "transform_dir": str(transform_dir.resolve()) if transform_dir else None,
                         "text_dir": str(text_dir.resolve()), "insertion_bonus": insertion_bonus,
+                        "token_bias": str(Path(token_bias).resolve()) if token_bias else None,
                         "feats_config": str(Path(feats_config).resolve()) if feats_config else None,
                         "feat_options": list(feat_options),
                         "vad_config": str(Path(vad_config).resolve()) if vad_config else None,
@@ -346,6 +356,9 @@ class PackedModel:
                        if line.strip()]
         self.blank = CTC_BLANK if self.kind == "ctc" else ""
         self.network, self.input_dim = self._load_network(meta)
+        #: biases added to the network's log-probabilities (token_bias.txt), or None
+        self.token_bias = read_token_bias(self.dir / TOKEN_BIAS, self.tokens) \
+            if (directory / TOKEN_BIAS).exists() else None
         got, what = ((self.transform.output_dim, "the transform gives") if self.transform is not None
                      else (self.featurizer.dim, f"the feature recipe ({FEATURES_YAML}) gives"))
         if got != self.input_dim:
@@ -577,6 +590,8 @@ class PackedModel:
             valid = (~res["padding_mask"]).sum(dim=1).tolist()
             for row, i in enumerate(idx):
                 out[utts[i]] = logprobs[row, : valid[row]]
+                if self.token_bias is not None:   # as pseudo_label decoded the round's labels
+                    out[utts[i]] = out[utts[i]] + self.token_bias
         return {u: out[u] for u in utts}
 
 

@@ -40,6 +40,7 @@ def recipe(tmp_path_factory, repo_root):
     # text-side lexicon (the stand-in's spoken phones are not used), and error rates per speaker
     with open(d / "conf" / "run.conf", "a") as f:
         f.write("ref_table=utt2ref\nscore_groups=utt2spk\n")
+        f.write("st_rounds=2\n")  # two self-training rounds test what three would, in less time
     return d
 
 
@@ -88,11 +89,16 @@ def test_every_stage_produced_valid_outputs(recipe, finished):
         assert set(ref) == set(read_dict(recipe / "data" / x / "text")) and all(ref.values())
     assert (gan / "seed1" / "curves.png").stat().st_size > 0
     rounds = json.loads((gan / "self_training" / "rounds.json").read_text())
-    assert [r["round"] for r in rounds] == ["0-gan", "1-ctc", "2-ctc"]           # st_rounds=2 in conf/run.conf
+    assert [r["round"] for r in rounds] == ["0-gan", "1-ctc", "2-ctc"]           # st_rounds=2 above
+    # nj=2: the GAN's rounds trained beside the decipherment's, their output in a log of their own
+    assert "self-training from the GAN runs in the background" in out
+    assert "pseudo-labelled utterances in exp/uasr_mfcc_v2/self_training/round2/train_clean_5" in \
+        (gan / "self_training" / "log" / "self_train.log").read_text()
     rounds = json.loads((recipe / "exp" / "decipher_mfcc" / "self_training" / "rounds.json").read_text())
     assert [r["round"] for r in rounds] == ["0-decipher", "1-ctc", "2-ctc"]
     assert ", 2 runs joined" in rounds[0]["decoder"]                  # runs: 2 in decipher_tiny.yaml
     assert "matched to round1/dev_clean_2" in rounds[2]["decoder"]    # the insertion bonus picked without labels
+    assert rounds[2]["decoder"].endswith("phone biases matched to the text on train_clean_5)")   # and the biases
     assert all(0 <= r["per"][x] for r in rounds for x in ("dev_clean_2", "test_clean_2"))
     twins = json.loads((recipe / "exp" / "supervised_mfcc_v2" / "rounds.json").read_text())
     assert [r["round"] for r in twins] == ["supervised-ctc", "supervised-generator"]
@@ -111,6 +117,8 @@ def test_every_stage_produced_valid_outputs(recipe, finished):
            "stage outputs" in out
     dec = Path("exp/decipher_mfcc/self_training")
     assert json.loads((recipe / dec / "packed" / "manifest.json").read_text())["sources"]["kind"] == "ctc"
+    assert (recipe / dec / "packed" / "token_bias.txt").read_text() == \
+        (recipe / dec / "round2" / "token_bias.txt").read_text()
     assert f"{dec}/packed on raw audio of test_clean_2, phones_lm: 4 of 4 utterances as in the stage outputs" in out
 
 

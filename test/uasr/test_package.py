@@ -275,6 +275,21 @@ def test_packed_ctc_model_gives_the_labels_of_its_self_training_round(recipe, tm
     want = {u: [p for p in v.split() if p != "<SIL>"]
             for u, v in read_dict(tmp_path / "round1/all/utt2pseudo", allow_empty_value=True).items()}
     assert {u: r.phones_lm for u, r in results.items()} == want and sum(map(len, want.values())) > 20
+    # a round decoded with output biases (--match-unigram): the package applies them as the round did
+    run(pseudo_label.main, "--config", recipe / "conf/decode.yaml", "--decoder", "beam", "--lm",
+        text / "lm.phones.6.bin", "--insertion-bonus", 1.5, "--set", f"all={recipe / 'dump/mfcc'}",
+        "--match-unigram", f"all={text / 'dict.phn.txt'}", ckpt, tmp_path / "round1u")
+    biased = {u: [p for p in v.split() if p != "<SIL>"]
+              for u, v in read_dict(tmp_path / "round1u/all/utt2pseudo", allow_empty_value=True).items()}
+    assert biased != want
+    run(pack_uasr_model.main, *common, "--insertion-bonus", 1.5, "--token-bias", tmp_path / "round1u/token_bias.txt",
+        ckpt, "-", text, tmp_path / "packed_u")
+    results = PackedModel.load(tmp_path / "packed_u").recognize(sorted((recipe / "audio").glob("*.flac")),
+                                                                 batch_size=3)
+    assert {u: r.phones_lm for u, r in results.items()} == biased
+    (tmp_path / "other_bias.txt").write_text("a 0.5\n")
+    with pytest.raises(SpeechSSLError, match="belong to another model"):
+        pack_model(tmp_path / "p", ckpt, None, text, token_bias=tmp_path / "other_bias.txt")
     # a CTC model takes no transform, a GAN needs one
     with pytest.raises(SpeechSSLError, match="reads frame features: give no feature transform"):
         pack_model(tmp_path / "p", ckpt, recipe / "exp/transform", text)

@@ -15,6 +15,7 @@ from speechssl.uasr.data import FeatureSet
 from speechssl.decoding import BeamConfig
 from speechssl.uasr.pseudo_label import (compute_logprobs, load_uasr_model, match_insertion_bonus, read_phone_table,
                                          score_labels, update_rounds_table, write_label_table)
+from speechssl.uasr.token_bias import fit_token_bias, read_token_bias, text_frequencies
 from speechssl.utils.errors import SpeechSSLError
 from ctc_corpus import PHONES, ROOT, TINY, make_corpus
 
@@ -195,4 +196,28 @@ def test_self_training_round_improves_on_noisy_labels(corpus, tmp_path, capsys, 
     assert "--decoder beam" in capsys.readouterr().err
     assert pseudo_label.main([str(exp / "checkpoint_best.pt"), str(st / "round1x"), *sets, *lm_args,
                               "--match-length", f"test={st / 'round0/dev/utt2pseudo'}"]) == 1
+    assert "no --set of that name" in capsys.readouterr().err
+
+    # --match-unigram: output biases fitted on train's greedy output towards the text's phone counts (here the
+    # train references'), written to token_bias.txt and used for every set
+    refs = read_phone_table(corpus / "train/utt2phones")
+    counts = {p: 1 + sum(v.count(p) for v in refs.values()) for p in PHONES if p != "<SIL>"}
+    (tmp_path / "dict.phn.txt").write_text("".join(f"{p} {n}\n" for p, n in counts.items()))
+    unigram = ["--match-unigram", f"train={tmp_path / 'dict.phn.txt'}"]
+    assert pseudo_label.main([str(exp / "checkpoint_best.pt"), str(st / "round1u"), *sets, *lm_args, *matched,
+                              *unigram, "--round", "1-ctc-unigram"]) == 0
+    bias = read_token_bias(st / "round1u/token_bias.txt", tokens.symbols)
+    want = fit_token_bias(dict(compute_logprobs(model, FeatureSet(corpus / "train"))), tokens,
+                          text_frequencies(tmp_path / "dict.phn.txt", tokens))
+    np.testing.assert_allclose(bias, want, atol=1e-6)
+    assert bias[-1] == bias[-2] == 0 and len(set(bias.tolist())) > 2       # the blank and <SIL> keep 0
+    assert read_phone_table(st / "round1u/train/utt2pseudo") != read_phone_table(st / "round1m/train/utt2pseudo")
+    row = json.loads((st / "rounds.json").read_text())[-1]
+    assert row["decoder"].endswith(", phone biases matched to the text on train)")
+    capsys.readouterr()
+    assert pseudo_label.main([str(exp / "checkpoint_best.pt"), str(st / "round1u"), *sets, *lm_args, *matched,
+                              *unigram, "--unigram-step", "1"]) == 1          # other options: refused
+    assert "--redo true" in capsys.readouterr().err
+    assert pseudo_label.main([str(exp / "checkpoint_best.pt"), str(st / "round1y"), *sets, *lm_args,
+                              "--match-unigram", f"test={tmp_path / 'dict.phn.txt'}"]) == 1
     assert "no --set of that name" in capsys.readouterr().err

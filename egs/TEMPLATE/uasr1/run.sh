@@ -166,7 +166,8 @@ labels_opts="--config $decode_config --decoder beam --lm data/text/lm.phones.6.b
 eval_sets() { for x in $dev_set $test_sets; do echo "--set $x=$1/$x${2:-} --ref $x=data/$x/$ref_table"; done; }
 
 # self-training rounds 1..$st_rounds in $1: CTC on frames, trained on the previous round's labels, decoded
-# with the insertion bonus whose dev output is as long as the previous round's dev labels
+# with output biases that give its train output the text's phone frequencies and the insertion bonus whose
+# dev output is as long as the previous round's dev labels
 self_train() {
   local st=$1 r prev
   for r in $(seq 1 $st_rounds); do
@@ -177,7 +178,7 @@ self_train() {
         --valid-feats $frames/$dev_set$feat_sub --valid-labels $prev/$dev_set/utt2pseudo \
         --valid-ref data/$dev_set/$ref_table --text-dir data/text $st/ctc_round$r
     python -m speechssl.bin.pseudo_label $labels_opts --round $r-ctc --rounds-dir $st \
-      --match-length $dev_set=$prev/$dev_set/utt2pseudo \
+      --match-unigram $train_set=data/text/dict.phn.txt --match-length $dev_set=$prev/$dev_set/utt2pseudo \
       --set $train_set=$frames/$train_set$feat_sub $(eval_sets $frames $feat_sub) \
       $st/ctc_round$r/checkpoint_best.pt $st/round$r
   done
@@ -189,13 +190,21 @@ if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
   stage_start 8 "self-training: $st_rounds round(s) of CTC on pseudo-labels, round 0 from the selected GAN${decipher_config:+ and, in $dec, from decipherment}"
   python -m speechssl.bin.pseudo_label $labels_opts --round 0-gan --rounds-dir $st \
     --set $train_set=dump/${feat}_$uasr/$train_set $(eval_sets dump/${feat}_$uasr) $(ckpt_of $gan/selected.json) $st/round0
-  self_train $st
-  if [ -n "$decipher_config" ]; then  # the same rounds from labels learnt without the GAN
+  if [ -z "$decipher_config" ]; then
+    self_train $st
+  else  # the same rounds from labels learnt without the GAN
     $train_cmd --num-threads $nj $dec/log/decipher.log \
       python -m speechssl.bin.decipher_units --config $decipher_config --num-threads $nj --redo $redo $decipher_opts \
         --text-dir data/text --train $train_set=$frames/$train_set$feat_sub $(eval_sets $frames $feat_sub) \
         --round 0-decipher --rounds-dir $dec $dec/round0
-    self_train $dec
+    if [ $nj -ge 2 ]; then  # each round trains on one thread: the two paths go side by side
+      mkdir -p $st/log && echo "$0: self-training from the GAN runs in the background: $st/log/self_train.log"
+      self_train $st > $st/log/self_train.log 2>&1 & gan_st=$!
+      self_train $dec
+      wait $gan_st || { tail -n 20 $st/log/self_train.log; echo "$0: see $st/log/self_train.log" >&2; exit 1; }
+    else
+      self_train $st; self_train $dec
+    fi
   fi
 fi
 
@@ -252,8 +261,9 @@ if [ $stage -le 10 ] && [ $stop_stage -ge 10 ]; then
     bonus=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['summary']['insertion_bonus'])" \
       $last/$dev_set/.done.pseudo_label.json)
     python -m speechssl.bin.pack_uasr_model --redo $redo --vad-config $vad_config --feats-config $feats_config \
-      $feat_opts --decode-config $decode_config --insertion-bonus $bonus --word-lexicon $word_lexicon \
-      --word-lm "$word_lm" $dec/ctc_round$st_rounds/checkpoint_best.pt - data/text $dec/packed
+      $feat_opts --decode-config $decode_config --insertion-bonus $bonus --token-bias $last/token_bias.txt \
+      --word-lexicon $word_lexicon --word-lm "$word_lm" $dec/ctc_round$st_rounds/checkpoint_best.pt - data/text \
+      $dec/packed
     for x in $test_sets; do
       check_packed $dec/packed $x phones_lm=$last/$x/utt2pseudo
     done
