@@ -15,6 +15,13 @@ stage_start() {
   printf '%s\t%s\t%s\n' "$1" "$(date +%s)" "$2" >> exp/stage_times.tsv
 }
 
+# run_start COMMAND: append "start<TAB>epoch<TAB>COMMAND" to exp/stage_times.tsv, so that the stages of a
+# run stopped before its "done" line are told apart from the next run's.
+run_start() {
+  mkdir -p exp
+  printf 'start\t%s\t%s\n' "$(date +%s)" "$1" >> exp/stage_times.tsv
+}
+
 # quote_args ARG...: the arguments as one line a shell reads back as the same arguments (those with spaces
 # or other special characters in single quotes), for recording the command a recipe was run with.
 quote_args() {

@@ -42,26 +42,34 @@ def machine_description() -> str:
 def run_times(path: str | Path, current: str | None = None) -> list[tuple[str, list[tuple[str, str, float]]]]:
     """Each run.sh run recorded in ``exp/stage_times.tsv``, oldest first: ``(command, [(stage, what, seconds)])``.
 
-    A stage's time runs from its start to the next line (the next stage, or
-    the ``done`` line of its run).  Stages after the last ``done`` line belong
-    to the run now writing RESULTS.md, recorded as ``current`` when given; its
-    last stage (still running) has no time yet and is left out.
+    A run opens with a ``start`` line (files written before those lines have
+    none) and closes with a ``done`` line; a stage's time runs from its start
+    to the next line of its run.  A run stopped before its ``done`` line (killed
+    or failed) is named "COMMAND (stopped in stage N)" and its last stage, whose
+    end is unknown, is left out.  Stages after the last ``done`` line belong to
+    the run now writing RESULTS.md, recorded as ``current`` when given; its last
+    stage (still running) has no time yet and is left out.
     """
     path = Path(path)
     if not path.is_file():
         return []
     rows = [line.split("\t", 2) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    runs, stages = [], []
+
+    def timed(stages, ends):
+        return [(s[0], s[2], float(e[1]) - float(s[1])) for s, e in zip(stages, ends)]
+    runs, stages, command = [], [], None
     for row in rows:
-        if row[0] == "done":
-            ends = stages[1:] + [row]
-            runs.append((row[2] if len(row) == 3 else "-",
-                         [(s[0], s[2], float(e[1]) - float(s[1])) for s, e in zip(stages, ends)]))
-            stages = []
+        if row[0] == "start":
+            if stages:
+                runs.append((f"{command or '-'} (stopped in stage {stages[-1][0]})", timed(stages, stages[1:])))
+            stages, command = [], row[2] if len(row) == 3 else None
+        elif row[0] == "done":
+            runs.append((row[2] if len(row) == 3 else "-", timed(stages, stages[1:] + [row])))
+            stages, command = [], None
         else:
             stages.append(row)
     if stages and current is not None:
-        runs.append((current, [(s[0], s[2], float(e[1]) - float(s[1])) for s, e in zip(stages, stages[1:])]))
+        runs.append((current, timed(stages, stages[1:])))
     return runs
 
 

@@ -18,6 +18,17 @@ def test_run_times_split_the_runs_and_time_each_stage(tmp_path):
     assert main_run(runs)[0] == "./run.sh"        # the latest run from the corpus, not the latest run
     assert main_run(runs[1:])[0] == "./run.sh --stage 5 --uasr v1"
     assert run_times(tmp_path / "missing.tsv") == [] and main_run([]) is None
+    # start lines: a run killed in stage 8 stays apart from the next run; its last stage has no end, no time
+    tsv.write_text("start\t100\t./run.sh\n0-1\t100\tdata\ndone\t130\t./run.sh\n"
+                   "start\t200\t./run.sh --stage 5 --uasr v1\n5\t200\ttransform v1\n6\t220\tgan v1\n"
+                   "8\t500\tself-training v1\n"
+                   "start\t600\t./run.sh --stage 8\n8\t600\tself-training\ndone\t700\t./run.sh --stage 8\n"
+                   "start\t800\t./run.sh --stage 11\n11\t800\tresults\n")
+    assert run_times(tsv, current="./run.sh --stage 11") == [
+        ("./run.sh", [("0-1", "data", 30.0)]),
+        ("./run.sh --stage 5 --uasr v1 (stopped in stage 8)", [("5", "transform v1", 20.0), ("6", "gan v1", 280.0)]),
+        ("./run.sh --stage 8", [("8", "self-training", 100.0)]),
+        ("./run.sh --stage 11", [])]
 
 
 def test_results_file_from_exp(tmp_path):

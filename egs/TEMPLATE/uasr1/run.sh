@@ -51,6 +51,7 @@ results_title="UASR on $(basename "$(dirname "$PWD")")" # stage 11: heading of R
 run_args=$(quote_args "$@")  # this run's options, as RESULTS.md records them
 set -- --config conf/run.conf "$@"
 . utils/parse_options.sh
+run_start "./run.sh${run_args:+ $run_args}"
 
 sets="$train_set $dev_set $test_sets"          # transcribed sets
 audio_sets=$(echo $sets $unlabelled_sets)      # every set whose audio the stages 2-5 process
