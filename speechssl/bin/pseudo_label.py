@@ -21,9 +21,10 @@ was decoded with (see speechssl.uasr.token_bias; the logits are the model's own)
 With --round, the set PERs become one row (replaced if the round exists) of
 ROUNDS_DIR/rounds.json and rounds.md.  A done-marker per set records the
 checkpoint, features and decoding options (with --match-length: the labels
-matched and the bonus chosen; with --match-unigram: the text's counts); a rerun with the same ones only rescores, one
-with other ones is refused unless --redo true.  Each set's logits are computed
-once, also for the set whose length is matched.
+matched and the bonus chosen; with --match-unigram: the text's counts); a
+rerun with the same ones only rescores, one with other ones is refused unless
+--redo true.  Each set's logits are computed once, also for the sets whose
+length or phone frequencies are matched.
 """
 from __future__ import annotations
 
@@ -106,14 +107,14 @@ def parse_pairs(items: list[str], option: str) -> dict[str, Path]:
 
 
 def describe_decoder(args, insertion_bonus: float) -> str:
-    unigram = f", phone biases matched to the text on {args.match_unigram.partition('=')[0]}" \
+    biases = f"phone biases matched to the text on {args.match_unigram.partition('=')[0]}" \
         if args.match_unigram else ""
     if args.decoder == "greedy":
-        return f"greedy{unigram.replace(', ', ' (', 1) + ')' if unigram else ''}"
+        return f"greedy ({biases})" if biases else "greedy"
     lm = f"{Path(args.lm).name}, weight {args.lm_weight:g}" if args.lm else "no LM"
     matched = "/".join(Path(args.match_length.partition("=")[2]).parts[-3:-1])   # e.g. round0/dev_clean_2
     bonus = f", bonus {insertion_bonus:g} matched to {matched}" if args.match_length else ""
-    return f"beam {args.beam} ({lm}{bonus}{unigram})"
+    return f"beam {args.beam} ({lm}{bonus}{', ' + biases if biases else ''})"
 
 
 def _load(args, device: torch.device):
