@@ -44,6 +44,7 @@ gan_opts=                       # stage 6: extra train_uasr options, e.g. "--max
 decode_config=conf/decode.yaml  # stage 7: phone-LM beam search and word decoding options
 ctc_config=conf/ctc.yaml        # stages 8-9: CTC model of self-training and of the supervised twins
 st_rounds=1                     # stage 8: self-training rounds (CTC trained on the previous round's labels)
+gan_st_rounds=                  # stage 8: rounds of the GAN path when decipher_config is set; empty: st_rounds
 decipher_config=                # stage 8: e.g. conf/decipher.yaml: also self-train from trigram-HMM decipherment labels (no GAN)
 decipher_opts=                  # stage 8: extra decipher_units options, e.g. "--em-iters 50 --dims 0" (--dims 0 for SSL features)
 results_tables=                 # stage 11: more markdown tables for RESULTS.md, "Title=file.md" items separated by ";"
@@ -166,15 +167,15 @@ frames=dump/$feat                      # frame-level features (CTC input)
 labels_opts="--config $decode_config --decoder beam --lm data/text/lm.phones.6.bin --num-threads 1 --redo $redo"
 eval_sets() { for x in $dev_set $test_sets; do echo "--set $x=$1/$x${2:-} --ref $x=data/$x/$ref_table"; done; }
 
-# self-training rounds 1..$st_rounds in $1: CTC on frames, trained on the previous round's labels, decoded
-# with output biases that give its train output the text's phone frequencies and the insertion bonus whose
-# dev output is as long as the previous round's dev labels
+# self_train DIR FIRST LAST THREADS: self-training rounds FIRST..LAST in DIR: CTC on frames, trained on the
+# previous round's labels, decoded with output biases that give its train output the text's phone frequencies
+# and the insertion bonus whose dev output is as long as the previous round's dev labels
 self_train() {
   local st=$1 r prev
-  for r in $(seq 1 $st_rounds); do
+  for r in $(seq $2 $3); do
     prev=$st/round$((r - 1))
-    $train_cmd $st/log/ctc_round$r.log \
-      python -m speechssl.bin.train_ctc --config $ctc_config --num-threads 1 --labels pseudo \
+    $train_cmd --num-threads $4 $st/log/ctc_round$r.log \
+      python -m speechssl.bin.train_ctc --config $ctc_config --num-threads $4 --labels pseudo \
         --feats $frames/$train_set$feat_sub --train-labels $prev/$train_set/utt2pseudo \
         --valid-feats $frames/$dev_set$feat_sub --valid-labels $prev/$dev_set/utt2pseudo \
         --valid-ref data/$dev_set/$ref_table --text-dir data/text $st/ctc_round$r
@@ -188,23 +189,26 @@ self_train() {
 dec=exp/decipher_$feat/self_training
 if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
   st=$gan/self_training
-  stage_start 8 "self-training: $st_rounds round(s) of CTC on pseudo-labels, round 0 from the selected GAN${decipher_config:+ and, in $dec, from decipherment}"
+  stage_start 8 "self-training: rounds of CTC on pseudo-labels, round 0 from the selected GAN${decipher_config:+ and, in $dec, from decipherment}"
   python -m speechssl.bin.pseudo_label $labels_opts --round 0-gan --rounds-dir $st \
     --set $train_set=dump/${feat}_$uasr/$train_set $(eval_sets dump/${feat}_$uasr) $(ckpt_of $gan/selected.json) $st/round0
   if [ -z "$decipher_config" ]; then
-    self_train $st
+    self_train $st 1 $st_rounds $nj
   else  # the same rounds from labels learnt without the GAN
     $train_cmd --num-threads $nj $dec/log/decipher.log \
       python -m speechssl.bin.decipher_units --config $decipher_config --num-threads $nj --redo $redo $decipher_opts \
         --text-dir data/text --train $train_set=$frames/$train_set$feat_sub $(eval_sets $frames $feat_sub) \
         --round 0-decipher --rounds-dir $dec $dec/round0
-    if [ $nj -ge 2 ]; then  # each round trains on one thread: the two paths go side by side
+    gan_st_rounds=${gan_st_rounds:-$st_rounds}
+    both=$(( gan_st_rounds < st_rounds ? gan_st_rounds : st_rounds ))
+    if [ $nj -ge 2 ] && [ $both -ge 1 ]; then  # rounds 1..$both of the two paths side by side, one thread each
       mkdir -p $st/log && echo "$0: self-training from the GAN runs in the background: $st/log/self_train.log"
-      self_train $st > $st/log/self_train.log 2>&1 & gan_st=$!
-      self_train $dec
+      self_train $st 1 $gan_st_rounds 1 > $st/log/self_train.log 2>&1 & gan_st=$!
+      self_train $dec 1 $both 1
       wait $gan_st || { tail -n 20 $st/log/self_train.log; echo "$0: see $st/log/self_train.log" >&2; exit 1; }
+      self_train $dec $((both + 1)) $st_rounds $nj
     else
-      self_train $st; self_train $dec
+      self_train $st 1 $gan_st_rounds $nj; self_train $dec 1 $st_rounds $nj
     fi
   fi
 fi
