@@ -21,6 +21,7 @@ Writes into OUT_DIR:
                    seed<N>.<name> (after the joint EM), and the runs' seeds as seeds
   tokens.txt       the phone order of the emission rows
   NAME/utt2pseudo  for the training set and every --set: one phone per segment, repeats merged, <SIL> kept
+  token_bias.txt   with --unigram-iters: the phone biases the labels were decoded with (fitted on the training set)
   NAME/utt2bounds  the segment boundaries in frames (utt 0 b1 ... num_frames)
   NAME/scoring/    with --ref NAME=utt2phones: the oracle PER (never used for any choice)
   curves.png, tensorboard/, log/decipher.log, log/metrics.jsonl: log-likelihood per unit by EM iteration
@@ -50,13 +51,16 @@ from tqdm import tqdm
 
 from speechssl.bin.pseudo_label import parse_pairs
 from speechssl.data.scp import write_table
+from speechssl.decoding import OutputTokens
 from speechssl.trainers.curves import CurveLogger
 from speechssl.uasr.data import FEATS_SCP, FeatureSet, PhoneText, PhoneVocab
 from speechssl.uasr.decipher import DecipherConfig, EMState, TrigramHMM, UnitInventory, decipher_em, \
     JointState, joint_em, phone_trigram, run_config, total_em_iterations
-from speechssl.uasr.pseudo_label import LABEL_TABLE, read_phone_table, score_labels, update_rounds_table, \
-    write_label_table
+from speechssl.uasr.pseudo_label import LABEL_TABLE, decode_labels, read_phone_table, score_labels, \
+    update_rounds_table, write_label_table
 from speechssl.uasr.segmentation import SegmentationConfig, segment_thirds, spectral_boundaries
+from speechssl.uasr.token_bias import TOKEN_BIAS, add_token_bias, fit_token_bias, text_frequencies, \
+    write_token_bias
 from speechssl.utils.atomic import atomic_write
 from speechssl.utils.cli import add_config_option, parse_args
 from speechssl.utils.errors import SpeechSSLError, cli_main
@@ -84,6 +88,11 @@ def get_parser() -> argparse.ArgumentParser:
     for f in dataclasses.fields(DecipherConfig):
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
                        help=f"units and EM: {f.name} (default {f.default})")
+    p.add_argument("--unigram-iters", type=int, default=0, help="labels: fit a bias per phone in this many "
+                   "iterations so that the training set's labels have the text's phone frequencies (dict.phn.txt; "
+                   "speechssl.uasr.token_bias), and label every set with it; 0: no biases (default %(default)s)")
+    p.add_argument("--unigram-step", type=float, default=0.5, help="labels: step of each bias iteration "
+                   "(default %(default)s)")
     p.add_argument("--round", default="", help="name of this round in the rounds table (e.g. 0-decipher)")
     p.add_argument("--rounds-dir", default="", help="directory of rounds.json/rounds.md (default: OUT_DIR's parent)")
     p.add_argument("--num-threads", type=int, default=0, help="CPU threads of torch (0: torch's default); with "
@@ -248,7 +257,12 @@ def main(argv=None) -> int:
         raise SpeechSSLError(f"--ref {unknown[0]}: no --train or --set of that name")
     text_dir = Path(args.text_dir)
     inputs = [text_dir / "dict.phn.txt", text_dir / "phones_sil.txt"] + [d / FEATS_SCP for d in sets.values()]
-    options = {"segmentation": dataclasses.asdict(seg), "decipher": dataclasses.asdict(cfg), "sets": sorted(sets)}
+    if args.unigram_iters < 0 or args.unigram_step <= 0:
+        raise SpeechSSLError(f"--unigram-iters must be >= 0 and --unigram-step > 0 (got {args.unigram_iters}, "
+                             f"{args.unigram_step})")
+    unigram = (args.unigram_iters, args.unigram_step) if args.unigram_iters else None
+    options = {"segmentation": dataclasses.asdict(seg), "decipher": dataclasses.asdict(cfg), "sets": sorted(sets),
+               "unigram": list(unigram or ())}
     marker = StageMarker(out_dir / ".done.decipher.json", "decipher_units", options, inputs)
     outputs = [out_dir / "model.npz"] + [out_dir / n / LABEL_TABLE for n in sets]
     if marker.needs_run(outputs, redo=args.redo == "true"):
@@ -257,7 +271,7 @@ def main(argv=None) -> int:
             (out_dir / JOINT_STATE).unlink(missing_ok=True)
             shutil.rmtree(out_dir / RUNS, ignore_errors=True)
         summary = decipher(sets, next(iter(train)), text_dir, seg, cfg, out_dir, marker.digest,
-                           max(args.num_threads, 1), args.log_level)
+                           max(args.num_threads, 1), args.log_level, unigram)
         marker.write(outputs, summary)
     per = score_sets(out_dir, refs)
     if cfg.runs > 1 and refs:
@@ -265,8 +279,9 @@ def main(argv=None) -> int:
     if args.round:
         finest = cfg.refine_units if cfg.has_refine_stage else cfg.n_units
         joined = f", {cfg.runs} runs joined" if cfg.runs > 1 else ""
+        biased = f", phone biases matched to the text on {next(iter(train))}" if unigram else ""
         row = {"round": args.round, "model": "decipher", "checkpoint": str(out_dir / "model.npz"),
-               "decoder": f"trigram HMM posteriors ({finest} units{joined})", "per": per,
+               "decoder": f"trigram HMM posteriors ({finest} units{joined}{biased})", "per": per,
                "references": sorted({Path(r).name for r in refs.values()})}
         update_rounds_table(Path(args.rounds_dir) if args.rounds_dir else out_dir.parent, row)
     return 0
@@ -298,10 +313,13 @@ def write_runs_table(out_dir: Path, runs: list[dict], refs: dict[str, str], join
 
 
 def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: SegmentationConfig, cfg: DecipherConfig,
-             out_dir: Path, digest: str, workers: int = 1, log_level: str = "INFO") -> dict:
+             out_dir: Path, digest: str, workers: int = 1, log_level: str = "INFO",
+             unigram: tuple[int, float] | None = None) -> dict:
     """Segment every set, fit units and emissions on the training set, label every set; returns a summary.
-    With ``cfg.runs`` > 1 the runs go in ``workers`` processes (:func:`decipher_runs`) and are joined."""
+    With ``cfg.runs`` > 1 the runs go in ``workers`` processes (:func:`decipher_runs`) and are joined.
+    ``unigram`` (iterations, step): label with phone biases fitted to the text's frequencies (:class:`Labelling`)."""
     vocab = PhoneVocab.from_dict_file(text_dir / "dict.phn.txt")
+    labelling = Labelling(vocab, train_name, text_dir / "dict.phn.txt", unigram)
     text = PhoneText(text_dir / "phones_sil.txt", vocab)
     segmented = {name: segment_set(name, d, seg) for name, d in sets.items()}
     hmm = TrigramHMM(phone_trigram(text.sentences, len(vocab), cfg.backoff), cfg.stay)
@@ -313,8 +331,8 @@ def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: Segmen
         n_segments = sum(len(u) for u in streams[train_name][0])
         summary["runs"] = [{"seed": seed, "loglik_per_unit": round(ll / n_segments, 5)} for seed, _, _, ll in runs]
         for r, (seed, _, emis, _) in enumerate(runs):       # every run's own labels, for the runs table
-            write_labels(hmm, [emis], {n: [s[r]] for n, s in streams.items()}, segmented, vocab, cfg,
-                         out_dir / RUNS / f"seed{seed}")
+            labelling.write(hmm, [emis], {n: [s[r]] for n, s in streams.items()}, segmented, cfg,
+                            out_dir / RUNS / f"seed{seed}")
         emissions = run_joint_em(hmm, streams[train_name], cfg, [emis for _, _, emis, _ in runs], out_dir, digest)
         model = {"seeds": np.array([seed for seed, *_ in runs])}
         for (seed, inv, _, _), emis in zip(runs, emissions):
@@ -340,7 +358,7 @@ def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: Segmen
         np.savez(f, **model, segmentation=np.array(repr(dataclasses.asdict(seg))))
     with atomic_write(out_dir / "tokens.txt") as f:
         f.write("".join(t + "\n" for t in vocab.tokens))
-    write_labels(hmm, emissions, streams, segmented, vocab, cfg, out_dir)
+    labelling.write(hmm, emissions, streams, segmented, cfg, out_dir)
     for name, (utts, bounds, _) in segmented.items():
         write_table(out_dir / name / "utt2bounds", ((u, " ".join(map(str, b))) for u, b in zip(utts, bounds)))
         summary[name] = {"utterances": len(utts), "segments": int(sum(len(b) - 1 for b in bounds))}
@@ -352,13 +370,33 @@ def _finest_units(inventory: UnitInventory, vectors: list[np.ndarray], cfg: Deci
     return [assign(v) for v in vectors]
 
 
-def write_labels(hmm: TrigramHMM, emissions: list[torch.Tensor], streams: dict[str, list[list[np.ndarray]]],
-                 segmented: dict, vocab: PhoneVocab, cfg: DecipherConfig, out_dir: Path) -> None:
-    """OUT_DIR/NAME/utt2pseudo of every set: the most probable phone of every segment, repeats merged."""
-    for name, (utts, _, _) in segmented.items():
-        phones = hmm.joint_decode(emissions, streams[name], cfg.batch_size)
-        (out_dir / name).mkdir(parents=True, exist_ok=True)
-        write_label_table(out_dir / name / LABEL_TABLE, {u: vocab.decode(p) for u, p in zip(utts, phones)})
+class Labelling:
+    """Labels of every set: the most probable phone of every segment under the joint posteriors, repeats merged,
+    ``<SIL>`` kept.  With ``unigram`` (iterations, step), a bias per phone is first added to the log-posteriors
+    so that the training set's labels have the text's phone frequencies (:mod:`speechssl.uasr.token_bias`;
+    EM learns rare phones poorly and its labels starve them)."""
+
+    def __init__(self, vocab: PhoneVocab, train_name: str, dict_path: Path, unigram: tuple[int, float] | None):
+        self.train_name, self.unigram = train_name, unigram
+        self.tokens = OutputTokens.build(vocab.tokens, drop=())
+        self.counted = OutputTokens.build(vocab.tokens)       # <SIL> left out of the frequencies
+        self.target = text_frequencies(dict_path, self.counted) if unigram else None
+
+    def write(self, hmm: TrigramHMM, emissions: list[torch.Tensor], streams: dict[str, list[list[np.ndarray]]],
+              segmented: dict, cfg: DecipherConfig, out_dir: Path) -> None:
+        """OUT_DIR/NAME/utt2pseudo of every set, and with biases OUT_DIR/token_bias.txt."""
+        logpost = {}
+        for name, (utts, _, _) in segmented.items():
+            _, post = hmm.joint_posteriors(emissions, streams[name], cfg.batch_size)
+            logpost[name] = {u: p.clamp_min(1e-30).log().numpy() for u, p in zip(utts, post)}
+        bias = np.zeros(self.tokens.size, dtype=np.float32)
+        if self.unigram:
+            bias = fit_token_bias(logpost[self.train_name], self.counted, self.target, *self.unigram)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            write_token_bias(out_dir / TOKEN_BIAS, self.tokens.symbols, bias)
+        for name, lp in logpost.items():
+            (out_dir / name).mkdir(parents=True, exist_ok=True)
+            write_label_table(out_dir / name / LABEL_TABLE, decode_labels(add_token_bias(lp, bias), self.tokens))
 
 
 if __name__ == "__main__":

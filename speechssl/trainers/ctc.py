@@ -8,7 +8,9 @@ with labels.  Validation greedy-decodes the validation features and reports
 ``loss`` (CTC loss against the validation labels), ``label_per`` (phone error
 rate against those labels) and, with references, ``oracle_per`` (never used
 for selection unless asked by ``selection.metric``); PERs are fractions,
-``<SIL>`` removed.
+``<SIL>`` removed.  ``augment`` masks spans of frames and feature dimensions
+of every training batch (:mod:`speechssl.features.spec_augment`; off by
+default).
 
 Configuration: :data:`DEFAULT_CONFIG`, a YAML file and ``key.sub=value``
 overrides (:func:`load_config`).
@@ -23,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from speechssl.features.spec_augment import SpecAugmentConfig, spec_augment
 from speechssl.models.ctc import CTCModel, CTCModelConfig, ctc_frames_needed
 from speechssl.trainers.base import TRAINER_DEFAULTS, Trainer
 from speechssl.trainers.distributed import broadcast_module
@@ -44,6 +47,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "optim": {"lr": 2e-3, "betas": [0.9, 0.98], "weight_decay": 0.0, "clip_norm": 5.0, "warmup_updates": 100},
     "data": {"batch_size": 8, "min_frames": 3, "max_frames": None, "valid_batch_size": 32, "keep_sil": False,
              "labels": "pseudo"},
+    "augment": {"time_masks": 0, "time_width": 0, "freq_masks": 0, "freq_width": 0},
     "trainer": {**TRAINER_DEFAULTS, "max_updates": 800, "log_interval": 50, "valid_interval": 200,
                 "save_interval": 200},
     "selection": {"metric": "label_per"},
@@ -80,6 +84,7 @@ class CTCTrainer(Trainer):
             self.model_cfg = CTCModelConfig.from_dict(cfg["model"])
         except (KeyError, TypeError, ValueError) as e:
             raise SpeechSSLError(f"invalid model configuration: {e}") from None
+        self.augment = SpecAugmentConfig.from_dict(cfg["augment"])
         self.vocab = PhoneVocab.from_dict_file(self.paths["text_dir"] / PHONE_DICT)
         keep_sil = bool(data["keep_sil"])
         self.train_set = FeatureSet(self.paths["feats"], int(data["min_frames"]), data["max_frames"])
@@ -178,7 +183,8 @@ class CTCTrainer(Trainer):
         self.model.train()
         picks = self.sampler.next_indices()
         batch = self.train_set.collate([self.train_index[i] for i in picks], self.device)
-        loss = self.ctc_loss(batch.feats, batch.padding_mask, [self.train_targets[i] for i in picks])
+        feats = spec_augment(batch.feats, batch.padding_mask, self.augment)
+        loss = self.ctc_loss(feats, batch.padding_mask, [self.train_targets[i] for i in picks])
         norm = self.optimizer_step("model", loss, self.model.parameters(), float(self.config["optim"]["clip_norm"]))
         return {"loss": float(loss.detach()), "grad_norm": norm, "lr": self.optimizers["model"].param_groups[0]["lr"]}
 

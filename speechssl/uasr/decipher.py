@@ -300,20 +300,6 @@ class TrigramHMM:
             new.append(counts / counts.sum(1, keepdim=True))
         return loglik, new
 
-    def decode(self, emis: torch.Tensor, units: Sequence[np.ndarray], batch_size: int) -> list[list[int]]:
-        """The most probable phone of every unit (posterior decoding), repeats merged."""
-        return self.joint_decode([emis], [units], batch_size)
-
-    def joint_decode(self, emissions: Sequence[torch.Tensor], streams: Sequence[Sequence[np.ndarray]],
-                     batch_size: int) -> list[list[int]]:
-        """:meth:`decode` of several unit streams of the same segments."""
-        _, post = self.joint_posteriors(emissions, streams, batch_size)
-        out = []
-        for p in post:
-            seq = p.argmax(1).tolist()
-            out.append([x for j, x in enumerate(seq) if j == 0 or x != seq[j - 1]])
-        return out
-
 
 def emission_scores(emissions: Sequence[torch.Tensor], ids: Sequence[torch.Tensor]) -> torch.Tensor:
     """(n, L, phones) emission scores of a padded batch: P(unit | phone) of one stream of units (``ids``: n, L),

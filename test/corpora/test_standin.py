@@ -1,6 +1,8 @@
 """The synthesized stand-in corpus: LibriSpeech layout, audio, determinism, side files, resumption."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import re
 from pathlib import Path
 
@@ -201,6 +203,24 @@ def test_deterministic_whatever_nj_and_rerun_skips(corpus, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in (other / "LibriSpeech").rglob("*")} == mtimes
     with pytest.raises(SpeechSSLError, match="--redo"):
         synthesize_standin(other, standin_config_from_dict({**TINY, "seed": 8}), nj=1)
+
+
+def test_breath_noise_does_not_depend_on_the_parents_random_state():
+    """A variant with breath noise (f3) draws it from libc's rand(), whose state a forked child inherits: whatever
+    the synthesizing process called before, the same utterance gives the same samples, another one others."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    eng = EspeakEngine()
+
+    def samples(text="the quick brown fox jumps over the lazy dog"):
+        return eng.synthesize(text, "en-us+f3", 59, 141).samples
+
+    first = samples()
+    for _ in range(3):
+        libc.rand()
+    assert np.array_equal(samples(), first)
+    libc.srand(12345)
+    assert np.array_equal(samples(), first)
+    assert not np.array_equal(samples("the quick brown fox jumps over the lazy cat")[:len(first)], first[:len(first)])
 
 
 def test_other_seed_gives_other_corpus_and_interrupted_run_resumes(corpus, tmp_path, monkeypatch):

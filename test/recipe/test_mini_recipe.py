@@ -14,6 +14,7 @@ from pathlib import Path
 
 import kaldiio
 import pytest
+import yaml
 
 from speechssl.data.scp import read_dict
 from speechssl.data.validate import validate_data_dir
@@ -35,6 +36,8 @@ def recipe(tmp_path_factory, repo_root):
     shutil.copy(tiny / "standin_tiny.yaml", d / "conf" / "standin.yaml")
     shutil.copy(tiny / "uasr_tiny.yaml", d / "conf" / "uasr_v2.yaml")
     shutil.copy(tiny / "ctc_tiny.yaml", d / "conf" / "ctc.yaml")
+    with open(d / "conf" / "ctc.yaml", "a") as f:  # masking as conf/ctc.yaml has it, smaller
+        f.write("augment: {time_masks: 1, time_width: 5, freq_masks: 1, freq_width: 3}\n")
     shutil.copy(tiny / "decipher_tiny.yaml", d / "conf" / "decipher.yaml")
     # exercise the generic paths real corpora take: references written from the transcripts through the
     # text-side lexicon (the stand-in's spoken phones are not used), and error rates per speaker
@@ -96,12 +99,20 @@ def test_every_stage_produced_valid_outputs(recipe, finished):
         (gan / "self_training" / "log" / "self_train.log").read_text()
     rounds = json.loads((recipe / "exp" / "decipher_mfcc" / "self_training" / "rounds.json").read_text())
     assert [r["round"] for r in rounds] == ["0-decipher", "1-ctc", "2-ctc"]     # st_rounds=2 above
-    assert ", 2 runs joined" in rounds[0]["decoder"]                  # runs: 2 in decipher_tiny.yaml
+    assert rounds[0]["decoder"].endswith(", 2 runs joined, phone biases matched to the text on train_clean_5)")
+    assert (recipe / "exp/decipher_mfcc/self_training/round0/token_bias.txt").is_file()   # decipher_tiny.yaml
     assert "matched to round1/dev_clean_2" in rounds[2]["decoder"]    # the insertion bonus picked without labels
     assert rounds[2]["decoder"].endswith("phone biases matched to the text on train_clean_5)")   # and the biases
     assert all(0 <= r["per"][x] for r in rounds for x in ("dev_clean_2", "test_clean_2"))
     twins = json.loads((recipe / "exp" / "supervised_mfcc_v2" / "rounds.json").read_text())
     assert [r["round"] for r in twins] == ["supervised-ctc", "supervised-generator"]
+    # self-training trains on masked inputs, the twins (gold labels) without them
+    def augment(exp):
+        return yaml.safe_load((recipe / exp / "config.yaml").read_text())["augment"]
+    assert augment("exp/decipher_mfcc/self_training/ctc_round2")["time_masks"] == 1
+    for twin in ("ctc", "generator"):
+        assert augment(f"exp/supervised_mfcc_v2/{twin}") == {"time_masks": 0, "time_width": 5, "freq_masks": 0,
+                                                             "freq_width": 3}
     results = (recipe / "RESULTS.md").read_text()
     for heading in ("## Time per stage", "## GAN seed sweep", "## GAN (selected seed): error rates",
                     "## GAN (selected seed): error rates by group", "## Self-training", "## Supervised twins",

@@ -77,17 +77,39 @@ def test_supervised_generator_twin_trains(corpus, tmp_path):
     assert after["oracle_per"] < 0.6 < before["oracle_per"], (before, after)
 
 
-def test_resume_is_exact(corpus, tmp_path):
-    straight = _trainer(corpus, tmp_path / "a", ["trainer.max_updates=12", "trainer.save_interval=6"], valid=False)
+AUGMENT = ["augment.time_masks=2", "augment.time_width=3", "augment.freq_masks=1", "augment.freq_width=2"]
+
+
+@pytest.mark.parametrize("augment", [[], AUGMENT], ids=["plain", "augmented"])
+def test_resume_is_exact(corpus, tmp_path, augment):
+    straight = _trainer(corpus, tmp_path / "a", ["trainer.max_updates=12", "trainer.save_interval=6", *augment],
+                        valid=False)
     straight.fit()
-    first = _trainer(corpus, tmp_path / "b", ["trainer.max_updates=6", "trainer.save_interval=6"], valid=False)
+    first = _trainer(corpus, tmp_path / "b", ["trainer.max_updates=6", "trainer.save_interval=6", *augment],
+                     valid=False)
     first.fit()
-    resumed = _trainer(corpus, tmp_path / "b", ["trainer.max_updates=12", "trainer.save_interval=6"], valid=False)
+    resumed = _trainer(corpus, tmp_path / "b", ["trainer.max_updates=12", "trainer.save_interval=6", *augment],
+                       valid=False)
     assert resumed.resume("auto") == 6 and resumed.sampler.position > 0
     resumed.update = 0
     resumed.fit()
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_augment_masks_the_training_inputs_only(corpus, tmp_path, monkeypatch):
+    trainer = _trainer(corpus, tmp_path / "exp", ["trainer.max_updates=3", "trainer.valid_interval=3", *AUGMENT])
+    seen = []
+    loss = trainer.ctc_loss
+    monkeypatch.setattr(trainer, "ctc_loss", lambda feats, mask, targets: seen.append(
+        ((feats == 0).all(dim=2) & ~mask).any().item()) or loss(feats, mask, targets))
+    trainer.fit()
+    assert seen[:3] == [True] * 3 and len(seen) > 3 and not any(seen[3:])   # 3 training batches masked, validation not
+    plain = _trainer(corpus, tmp_path / "plain", ["trainer.max_updates=3", "trainer.valid_interval=3"])
+    plain.model.load_state_dict(trainer.model.state_dict())
+    assert trainer.validate(3)["loss"] == pytest.approx(plain.validate(3)["loss"])   # validation is not masked
+    with pytest.raises(SpeechSSLError, match="augment"):
+        _trainer(corpus, tmp_path / "bad", ["augment.time_masks=1"])
 
 
 def test_nonfinite_loss_stops_before_the_step(corpus, tmp_path, monkeypatch):

@@ -381,6 +381,31 @@ def test_decipher_units_refine_stage_labels_with_the_finer_units(corpus, tmp_pat
     assert "(refine)" in log and "EM iteration 27 (refine)" in log   # 2 x 4 coarse + 15 fine + 4 refine
 
 
+def test_decipher_units_phone_biases_give_the_labels_the_texts_frequencies(corpus, tmp_path):
+    """The same EM, labelled with biases towards a text in which 'e' is ten times as frequent: more 'e' labels."""
+    assert decipher_units.main(_args(corpus, tmp_path / "plain")) == 0
+    text = tmp_path / "text"
+    shutil.copytree(corpus / "text", text)
+    (text / "dict.phn.txt").write_text("".join(f"{p} {10 if p == 'e' else 1}\n" for p in PHONES))
+    biased = tmp_path / "biased"
+    args = _args(corpus, biased, "--unigram-iters", "6")
+    assert decipher_units.main(args[:1] + ["--text-dir", str(text)] + args[3:]) == 0
+    np.testing.assert_array_equal(np.load(biased / "model.npz")["emissions"],
+                                  np.load(tmp_path / "plain" / "model.npz")["emissions"])
+
+    def count(out, phone):
+        return sum(v.split().count(phone) for v in read_dict(out / "train" / "utt2pseudo", allow_empty_value=True)
+                   .values())
+
+    assert count(biased, "e") > count(tmp_path / "plain", "e")   # sharp posteriors here: only a few segments move
+    bias = {p: float(b) for p, b in (line.split() for line in (biased / "token_bias.txt").read_text().splitlines())}
+    assert list(bias) == PHONES and bias["<SIL>"] == 0.0 and bias["e"] == max(bias.values()) > 0
+    assert not (tmp_path / "plain" / "token_bias.txt").exists()
+    rows = json.loads((tmp_path / "rounds.json").read_text())
+    assert rows[0]["decoder"].endswith("units, phone biases matched to the text on train)")
+    assert decipher_units.main(_args(corpus, tmp_path / "bad", "--unigram-iters", "-1")) == 1
+
+
 def test_decipher_units_joins_runs_and_resumes(corpus, tmp_path, monkeypatch):
     """--runs 3: every run (its own units and starts) ends exactly where a single run of its seed does, its labels
     and PER are kept, the joint EM runs --joint-iters iterations over the three unit streams; the same in two

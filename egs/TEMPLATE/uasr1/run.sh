@@ -218,11 +218,14 @@ if [ $stage -le 9 ] && [ $stop_stage -ge 9 ]; then
   stage_start 9 "supervised twins (upper bounds, trained WITH labels): CTC model and GAN generator into $tw"
   gen=$(python -c "import yaml,json,sys; print(json.dumps(yaml.safe_load(open(sys.argv[1]))['model']['generator']))" $gan_config)
   pids=()
-  for twin in ctc generator; do  # the CTC model on frames; the GAN's generator on the GAN's features
+  # the CTC model on frames; the GAN's generator on the GAN's features; both without the input masking of
+  # $ctc_config (augment), which helps pseudo-labels but costs gold labels: the stronger upper bounds
+  for twin in ctc generator; do
     if [ $twin = ctc ]; then body=blstm; tr=$frames/$train_set$feat_sub; dv=$frames/$dev_set$feat_sub
     else body=generator; tr=dump/${feat}_$uasr/$train_set; dv=dump/${feat}_$uasr/$dev_set; fi
     $train_cmd $tw/log/train_$twin.log \
       python -m speechssl.bin.train_ctc --config $ctc_config --num-threads 1 --labels gold \
+        --set augment.time_masks=0 --set augment.freq_masks=0 \
         --set model.body=$body --set "model.generator=$gen" --feats $tr --valid-feats $dv \
         --train-labels data/$train_set/$ref_table --valid-ref data/$dev_set/$ref_table --text-dir data/text \
         $tw/$twin &

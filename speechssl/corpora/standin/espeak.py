@@ -9,7 +9,12 @@ libespeak-ng keeps state between two syntheses (pitch flutter, a libc random
 generator): the same text twice in one process gives different samples.  To
 be deterministic, :class:`EspeakEngine` initialises the library once and
 synthesizes every utterance in a forked child of that process, so each
-utterance starts from the same freshly initialised state.
+utterance starts from the same freshly initialised state.  The child also
+seeds libc's generator (``srand``) from the utterance's text, voice, pitch and
+rate: voices with breath noise (e.g. the ``f3`` variant) draw it from
+``rand()``, whose state a child inherits from its parent, and anything in the
+parent that calls ``rand()`` would otherwise change their samples (it did:
+one chapter of a stand-in corpus differed between two syntheses).
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import ctypes
 import ctypes.util
 import os
 import pickle
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +83,9 @@ class Synthesis:
     sample_rate: int
     events: list[WordEvent | PhoneEvent]
     word_prons: list[list[str]]
+
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
 class EspeakEngine:
@@ -171,7 +180,10 @@ class EspeakEngine:
         ``words`` are also pronounced one by one with the same voice (no audio).
         """
 
+        seed = zlib.crc32(f"{voice} {pitch} {rate} {text}".encode("utf-8"))
+
         def work() -> Synthesis:
+            _LIBC.srand(seed)  # breath noise comes from libc's rand(): the same for the same utterance
             # the library has one callback per process: another engine made later in this process would
             # otherwise receive (or, once garbage-collected, crash on) this engine's audio
             self._lib.espeak_SetSynthCallback(self._callback)
