@@ -47,7 +47,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "optim": {"lr": 2e-3, "betas": [0.9, 0.98], "weight_decay": 0.0, "clip_norm": 5.0, "warmup_updates": 100},
     "data": {"batch_size": 8, "min_frames": 3, "max_frames": None, "valid_batch_size": 32, "keep_sil": False,
              "labels": "pseudo"},
-    "augment": {"time_masks": 0, "time_width": 0, "freq_masks": 0, "freq_width": 0},
+    "augment": asdict(SpecAugmentConfig()),
     "trainer": {**TRAINER_DEFAULTS, "max_updates": 800, "log_interval": 50, "valid_interval": 200,
                 "save_interval": 200},
     "selection": {"metric": "label_per"},
