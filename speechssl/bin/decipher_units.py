@@ -59,8 +59,8 @@ from speechssl.uasr.decipher import DecipherConfig, EMState, TrigramHMM, UnitInv
 from speechssl.uasr.pseudo_label import LABEL_TABLE, decode_labels, read_phone_table, score_labels, \
     update_rounds_table, write_label_table
 from speechssl.uasr.segmentation import SegmentationConfig, segment_thirds, spectral_boundaries
-from speechssl.uasr.token_bias import TOKEN_BIAS, add_token_bias, fit_token_bias, text_frequencies, \
-    write_token_bias
+from speechssl.uasr.token_bias import TOKEN_BIAS, add_token_bias, describe_token_bias, fit_token_bias, \
+    text_frequencies, write_token_bias
 from speechssl.utils.atomic import atomic_write
 from speechssl.utils.cli import add_config_option, parse_args
 from speechssl.utils.errors import SpeechSSLError, cli_main
@@ -279,7 +279,7 @@ def main(argv=None) -> int:
     if args.round:
         finest = cfg.refine_units if cfg.has_refine_stage else cfg.n_units
         joined = f", {cfg.runs} runs joined" if cfg.runs > 1 else ""
-        biased = f", phone biases matched to the text on {next(iter(train))}" if unigram else ""
+        biased = f", {describe_token_bias(next(iter(train)))}" if unigram else ""
         row = {"round": args.round, "model": "decipher", "checkpoint": str(out_dir / "model.npz"),
                "decoder": f"trigram HMM posteriors ({finest} units{joined}{biased})", "per": per,
                "references": sorted({Path(r).name for r in refs.values()})}

@@ -43,8 +43,8 @@ from speechssl.uasr.data import FEATS_SCP, FeatureSet
 from speechssl.uasr.pseudo_label import (LABEL_TABLE, compute_logprobs, decode_labels, load_uasr_model,
                                          match_insertion_bonus, read_phone_table, score_labels,
                                          update_rounds_table, write_label_table, write_logits)
-from speechssl.uasr.token_bias import (TOKEN_BIAS, add_token_bias, fit_token_bias, text_frequencies,
-                                       write_token_bias)
+from speechssl.uasr.token_bias import (TOKEN_BIAS, add_token_bias, describe_token_bias, fit_token_bias,
+                                       text_frequencies, write_token_bias)
 from speechssl.utils.cli import add_config_option, parse_args
 from speechssl.utils.errors import SpeechSSLError, cli_main
 from speechssl.utils.log import get_logger, setup_logging
@@ -107,8 +107,7 @@ def parse_pairs(items: list[str], option: str) -> dict[str, Path]:
 
 
 def describe_decoder(args, insertion_bonus: float) -> str:
-    biases = f"phone biases matched to the text on {args.match_unigram.partition('=')[0]}" \
-        if args.match_unigram else ""
+    biases = describe_token_bias(args.match_unigram.partition("=")[0]) if args.match_unigram else ""
     if args.decoder == "greedy":
         return f"greedy ({biases})" if biases else "greedy"
     lm = f"{Path(args.lm).name}, weight {args.lm_weight:g}" if args.lm else "no LM"

@@ -11,6 +11,7 @@ a bias of 0.
 
 - :func:`text_frequencies`: the target, from the text's ``dict.phn.txt`` counts.
 - :func:`fit_token_bias` / :func:`add_token_bias`: fit the biases, apply them.
+- :func:`describe_token_bias`: how a rounds table names the biases.
 - :func:`write_token_bias` / :func:`read_token_bias`: ``token_bias.txt``
   (``token bias`` per line, in the model's column order), which a packed
   model applies as the self-training round that fitted it did.
@@ -82,6 +83,11 @@ def fit_token_bias(logprobs: Mapping[str, np.ndarray], tokens: OutputTokens, tar
         log.info("token bias, iteration %d: KL(text || output) %.4f", it, float((target * np.log(target / freq)).sum()))
         bias[cols] += (step * np.log(target / freq)).astype(np.float32)
     return bias
+
+
+def describe_token_bias(set_name: str) -> str:
+    """The phrase a decoder description uses for biases fitted on the set ``set_name``."""
+    return f"phone biases matched to the text on {set_name}"
 
 
 def write_token_bias(path: str | Path, symbols: Sequence[str], bias: np.ndarray) -> None:
