@@ -3,7 +3,8 @@ P(unit | phone) by EM under the unpaired text's phone trigram (speechssl.uasr.de
 --restarts random starts over --coarse-units pooled units, the most likely one refined over --n-units
 (and, with --refine-units, over that many finer units).  With --runs N, N such decipherments (each its
 own k-means units and starts) are joined: their units become N streams of the same segments, and
---joint-iters iterations of EM share one E-step over all of them.
+--joint-iters iterations of EM share one E-step over all of them; with --keep K only the K runs of highest
+final log-likelihood are joined.
 
 Example (round 0 of self-training from decipherment instead of the GAN)::
 
@@ -18,7 +19,7 @@ the first --dims dimensions (13: the static cepstra of 39-dim MFCC; 0: all).
 Writes into OUT_DIR:
   model.npz        the unit inventory (standardisation, whitening, centroids, coarse parents, refine centroids and
                    their parents) and P(unit | phone) of the finest units; with --runs > 1 those of every run as
-                   seed<N>.<name> (after the joint EM), and the runs' seeds as seeds
+                   seed<N>.<name> (after the joint EM), and the joined runs' seeds as seeds
   tokens.txt       the phone order of the emission rows
   NAME/utt2pseudo  for the training set and every --set: one phone per segment, repeats merged, <SIL> kept
   token_bias.txt   with --unigram-iters: the phone biases the labels were decoded with (fitted on the training set)
@@ -28,7 +29,8 @@ Writes into OUT_DIR:
                    (coarse starts, fine and refine stage as separate curves)
   runs/seed<N>/    with --runs > 1: every run's EM state, curves and its own labels of every set (NAME/utt2pseudo,
                    scored with --ref); the joint EM's state and curve are in OUT_DIR
-  runs.md          with --runs > 1 and --ref: every run's final log-likelihood and oracle PER beside the joint's
+  runs.md          with --runs > 1 and --ref: every run's final log-likelihood and oracle PER (and whether it was
+                   joined) beside the joint's
 With --round the PERs become a row of ROUNDS_DIR/rounds.{json,md}.  EM saves
 its state after every iteration: a killed run resumes there; a done-marker
 records the options and inputs, so a rerun skips finished work and a changed
@@ -278,7 +280,10 @@ def main(argv=None) -> int:
         write_runs_table(out_dir, (marker.read() or {}).get("summary", {}).get("runs", []), refs, per)
     if args.round:
         finest = cfg.refine_units if cfg.has_refine_stage else cfg.n_units
-        joined = f", {cfg.runs} runs joined" if cfg.runs > 1 else ""
+        joined = ""
+        if cfg.runs > 1:
+            joined = (f", {cfg.runs} runs joined" if cfg.joined_runs == cfg.runs
+                      else f", the {cfg.joined_runs} most likely of {cfg.runs} runs joined")
         biased = f", {describe_token_bias(next(iter(train)))}" if unigram else ""
         row = {"round": args.round, "model": "decipher", "checkpoint": str(out_dir / "model.npz"),
                "decoder": f"trigram HMM posteriors ({finest} units{joined}{biased})", "per": per,
@@ -298,15 +303,17 @@ def score_sets(label_dir: Path, refs: dict[str, str], what: str = "") -> dict[st
 
 
 def write_runs_table(out_dir: Path, runs: list[dict], refs: dict[str, str], joint_per: dict[str, float]) -> None:
-    """OUT_DIR/runs.md: every run's final log-likelihood and oracle PER, and the joint labels' PER."""
+    """OUT_DIR/runs.md: every run's final log-likelihood, oracle PER and whether it was joined, and the joint
+    labels' PER."""
     names = list(refs)
-    lines = ["| run | log-likelihood per unit | " + " | ".join(f"{n} PER %" for n in names) + " |",
-             "|---|---|" + "---|" * len(names)]
+    lines = ["| run | log-likelihood per unit | joined | " + " | ".join(f"{n} PER %" for n in names) + " |",
+             "|---|---|---|" + "---|" * len(names)]
     for r in runs:
         per = score_sets(out_dir / RUNS / f"seed{r['seed']}", refs, f"run seed {r['seed']}, ")
-        lines.append(f"| seed {r['seed']} alone | {r['loglik_per_unit']:.4f} | "
+        lines.append(f"| seed {r['seed']} alone | {r['loglik_per_unit']:.4f} | {'yes' if r['joined'] else 'no'} | "
                      + " | ".join(f"{per[n]:.2f}" for n in names) + " |")
-    lines.append(f"| the {len(runs)} runs joined | | " + " | ".join(f"**{joint_per[n]:.2f}**" for n in names) + " |")
+    joined = sum(r["joined"] for r in runs)
+    lines.append(f"| the {joined} runs joined | | | " + " | ".join(f"**{joint_per[n]:.2f}**" for n in names) + " |")
     with atomic_write(out_dir / "runs.md") as f:
         f.write("Oracle error rates (references: utt2phones, <SIL> removed) of every decipherment run alone and of "
                 "the runs joined (the labels that go on).\n\n" + "\n".join(lines) + "\n")
@@ -329,10 +336,18 @@ def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: Segmen
         streams = {name: [_finest_units(inv, vectors, cfg) for _, inv, _, _ in runs]
                    for name, (_, _, vectors) in segmented.items()}
         n_segments = sum(len(u) for u in streams[train_name][0])
-        summary["runs"] = [{"seed": seed, "loglik_per_unit": round(ll / n_segments, 5)} for seed, _, _, ll in runs]
         for r, (seed, _, emis, _) in enumerate(runs):       # every run's own labels, for the runs table
             labelling.write(hmm, [emis], {n: [s[r]] for n, s in streams.items()}, segmented, cfg,
                             out_dir / RUNS / f"seed{seed}")
+        joined = most_likely(runs, cfg.joined_runs)
+        summary["runs"] = [{"seed": seed, "loglik_per_unit": round(ll / n_segments, 5), "joined": r in joined}
+                           for r, (seed, _, _, ll) in enumerate(runs)]
+        if len(joined) < len(runs):
+            log.info("joining the %d most likely runs (seeds %s), leaving out seeds %s", len(joined),
+                     " ".join(str(runs[r][0]) for r in joined),
+                     " ".join(str(s) for r, (s, *_) in enumerate(runs) if r not in joined))
+        runs = [runs[r] for r in joined]
+        streams = {name: [s[r] for r in joined] for name, s in streams.items()}
         emissions = run_joint_em(hmm, streams[train_name], cfg, [emis for _, _, emis, _ in runs], out_dir, digest)
         model = {"seeds": np.array([seed for seed, *_ in runs])}
         for (seed, inv, _, _), emis in zip(runs, emissions):
@@ -363,6 +378,12 @@ def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: Segmen
         write_table(out_dir / name / "utt2bounds", ((u, " ".join(map(str, b))) for u, b in zip(utts, bounds)))
         summary[name] = {"utterances": len(utts), "segments": int(sum(len(b) - 1 for b in bounds))}
     return summary
+
+
+def most_likely(runs: list[tuple[int, UnitInventory, torch.Tensor, float]], keep: int) -> list[int]:
+    """Indices of the ``keep`` runs of highest final log-likelihood, in run order."""
+    ranked = sorted(range(len(runs)), key=lambda r: -runs[r][3])      # stable: the earlier seed wins a tie
+    return sorted(ranked[:keep])
 
 
 def _finest_units(inventory: UnitInventory, vectors: list[np.ndarray], cfg: DecipherConfig) -> list[np.ndarray]:

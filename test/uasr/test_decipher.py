@@ -424,7 +424,7 @@ def test_decipher_units_joins_runs_and_resumes(corpus, tmp_path, monkeypatch):
     row = json.loads((tmp_path / "rounds.json").read_text())[0]
     assert "3 runs joined" in row["decoder"] and row["per"]["dev"] < 10, row
     table = (out / "runs.md").read_text()
-    assert "| seed 5 alone |" in table and "| the 3 runs joined |" in table
+    assert "| seed 5 alone |" in table and "| yes |" in table and "| the 3 runs joined |" in table
     text = (out / "log" / "decipher.log").read_text()
     assert "joint EM iteration 3" in text and "joint EM iteration 4" not in text
     single = tmp_path / "single" / "round0"
@@ -468,6 +468,34 @@ def test_decipher_units_joins_runs_and_resumes(corpus, tmp_path, monkeypatch):
     assert "resuming EM after iteration 6" in text and "resuming EM after iteration 1 " in text
     with pytest.raises(SpeechSSLError, match="joint_iters >= 0"):
         DecipherConfig(runs=2, joint_iters=-1).check()
+
+
+def test_decipher_units_joins_only_the_most_likely_runs(corpus, tmp_path):
+    """--keep 2 of --runs 3: the run of lowest final log-likelihood is labelled and scored alone but left out of
+    the joint EM and the model; the runs table and the rounds table say so."""
+    out = tmp_path / "keep"
+    assert decipher_units.main(_args(corpus, out, "--runs", "3", "--keep", "2", "--joint-iters", "2",
+                                     "--seed", "7", "--em-iters", "3", "--restarts", "1")) == 0
+    runs = json.loads((out / ".done.decipher.json").read_text())["summary"]["runs"]
+    worst = min(runs, key=lambda r: r["loglik_per_unit"])
+    assert [r["joined"] for r in runs] == [r is not worst for r in runs]
+    assert sorted(np.load(out / "model.npz")["seeds"]) == sorted(r["seed"] for r in runs if r is not worst)
+    assert (out / "runs" / f"seed{worst['seed']}" / "dev" / "utt2pseudo").is_file()
+    table = (out / "runs.md").read_text()
+    assert f"| seed {worst['seed']} alone | {worst['loglik_per_unit']:.4f} | no |" in table
+    assert "| the 2 runs joined |" in table
+    assert "leaving out seeds " + str(worst["seed"]) in (out / "log" / "decipher.log").read_text()
+    row = json.loads((tmp_path / "rounds.json").read_text())[0]
+    assert "the 2 most likely of 3 runs joined" in row["decoder"], row
+    with pytest.raises(SpeechSSLError, match="keep in"):
+        DecipherConfig(runs=2, keep=3).check()
+
+
+def test_most_likely_keeps_run_order_and_breaks_ties_by_seed():
+    runs = [(s, None, None, ll) for s, ll in ((1, -3.0), (2, -1.0), (3, -2.0), (4, -1.0))]
+    assert decipher_units.most_likely(runs, 2) == [1, 3]
+    assert decipher_units.most_likely(runs, 3) == [1, 2, 3]
+    assert decipher_units.most_likely(runs, 4) == [0, 1, 2, 3]
 
 
 def test_decipher_units_bad_input(corpus, tmp_path, capsys):
