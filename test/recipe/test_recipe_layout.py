@@ -61,3 +61,22 @@ def test_v1_transform_fits_the_default_features(recipe):
     dim = FeatureConfig(feat_type, **{k: options[k] for k in keys if k in options}).dim
     pca_dim = (yaml.safe_load((recipe / "conf" / "transform_v1.yaml").read_text()) or {}).get("pca_dim", 512)
     assert pca_dim <= dim, f"{recipe}/conf/transform_v1.yaml: pca_dim {pca_dim} > {dim}-dim {feats_config} features"
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.parent.name)
+def test_decipher_config_is_one_decipher_units_accepts(recipe):
+    """conf/decipher.yaml (stage 8 with --decipher_config) holds only options of decipher_units, with valid values."""
+    import dataclasses
+
+    from speechssl.bin import decipher_units
+    from speechssl.uasr.decipher import DecipherConfig
+    from speechssl.uasr.segmentation import SegmentationConfig
+    from speechssl.utils.cli import add_config_option, parse_args
+
+    args = parse_args(add_config_option(decipher_units.get_parser()),
+                      ["--config", str(recipe / "conf" / "decipher.yaml"), "--train", "train=dump/x",
+                       "--text-dir", "data/text", "out"])
+    for kind in (DecipherConfig, SegmentationConfig):
+        cfg = kind(**{f.name: getattr(args, f.name) for f in dataclasses.fields(kind)})
+        cfg.check()
+    assert args.runs >= 1 and args.keep <= args.runs
