@@ -79,4 +79,3 @@ def test_decipher_config_is_one_decipher_units_accepts(recipe):
     for kind in (DecipherConfig, SegmentationConfig):
         cfg = kind(**{f.name: getattr(args, f.name) for f in dataclasses.fields(kind)})
         cfg.check()
-    assert args.runs >= 1 and args.keep <= args.runs
