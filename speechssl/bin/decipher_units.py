@@ -34,14 +34,19 @@ Writes into OUT_DIR:
 With --round the PERs become a row of ROUNDS_DIR/rounds.{json,md}.  EM saves
 its state after every iteration: a killed run resumes there; a done-marker
 records the options and inputs, so a rerun skips finished work and a changed
-configuration is refused unless --redo true.
+configuration is refused unless --redo true.  Every EM run's saved state is
+named by the computation that made it (segmentation, EM options, seed, training
+features and text), so a --redo that changes only how runs are joined (--keep,
+--joint-iters) or how they label (--unigram-*, --set) reuses the finished runs;
+remove OUT_DIR to recompute them all.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import json
 import multiprocessing
-import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -100,7 +105,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-threads", type=int, default=0, help="CPU threads of torch (0: torch's default); with "
                    "--runs > 1 the runs go in this many processes of one thread each")
     p.add_argument("--redo", choices=("false", "true"), default="false", help="discard outputs made with other "
-                   "options or inputs")
+                   "options or inputs (EM states of unchanged runs are reused)")
     p.add_argument("--log-level", default="INFO", help="logging level")
     return p
 
@@ -157,6 +162,15 @@ def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, parent
     return state
 
 
+def em_digest(seg: SegmentationConfig, cfg: DecipherConfig, inputs: dict[str, str]) -> str:
+    """The identity of one EM run but its seed: the segmentation, the options of a single run (not how runs are
+    joined) and the fingerprints of the training features and the text (``inputs``)."""
+    single = dataclasses.replace(cfg, seed=0, runs=1, joint_iters=0, keep=0)
+    blob = json.dumps({"segmentation": dataclasses.asdict(seg), "em": dataclasses.asdict(single), "inputs": inputs},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 def _load_state(path: Path, digest: str, kind: type):
     """The EM state saved at ``path`` by a run of the same configuration (``digest``), else None."""
     if not path.is_file():
@@ -178,12 +192,13 @@ def _save_state(path: Path, digest: str, state) -> None:
         torch.save({"digest": digest, "state": dataclasses.asdict(state)}, f)
 
 
-def decipher_runs(hmm: TrigramHMM, vectors: list[np.ndarray], cfg: DecipherConfig, out_dir: Path, digest: str,
+def decipher_runs(hmm: TrigramHMM, vectors: list[np.ndarray], cfg: DecipherConfig, out_dir: Path, run_digest: str,
                   workers: int = 1, log_level: str = "INFO") -> list[tuple[int, UnitInventory, torch.Tensor, float]]:
     """``cfg.runs`` whole decipherments (seeds cfg.seed, cfg.seed + 1, ...), each fitting its own units and running
     coarse-to-fine EM in OUT_DIR/runs/seed<N> (resumable), in ``workers`` processes of one thread each when
     ``workers`` > 1; returns every run's seed, unit inventory, P(finest unit | phone) and final log-likelihood."""
-    args = [(hmm, vectors, cfg, run, out_dir, digest, log_level if workers > 1 else "") for run in range(cfg.runs)]
+    args = [(hmm, vectors, cfg, run, out_dir, run_digest, log_level if workers > 1 else "")
+            for run in range(cfg.runs)]
     if workers > 1:
         with ProcessPoolExecutor(min(workers, cfg.runs), mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(_single_run, *zip(*args)))
@@ -196,7 +211,7 @@ def decipher_runs(hmm: TrigramHMM, vectors: list[np.ndarray], cfg: DecipherConfi
 
 
 def _single_run(hmm: TrigramHMM, vectors: list[np.ndarray], cfg: DecipherConfig, run: int, out_dir: Path,
-                digest: str, worker_log_level: str) -> tuple[int, dict, torch.Tensor, float]:
+                run_digest: str, worker_log_level: str) -> tuple[int, dict, torch.Tensor, float]:
     """Run ``run`` of :func:`decipher_runs`; in a worker process (``worker_log_level`` set) with one thread and its
     own log file."""
     rc = run_config(cfg, run)
@@ -208,7 +223,7 @@ def _single_run(hmm: TrigramHMM, vectors: list[np.ndarray], cfg: DecipherConfig,
     inventory = UnitInventory.fit(np.concatenate(vectors), rc)
     units = [inventory.assign(v) for v in vectors]
     refined = [inventory.assign_refined(v) for v in vectors] if rc.has_refine_stage else None
-    state = run_em(hmm, units, rc, inventory.parent, run_dir, f"{digest}:seed{rc.seed}", refined,
+    state = run_em(hmm, units, rc, inventory.parent, run_dir, f"{run_digest}:seed{rc.seed}", refined,
                    inventory.refine_parent)
     return rc.seed, inventory.state_dict(), state.emis, state.loglik
 
@@ -268,11 +283,9 @@ def main(argv=None) -> int:
     marker = StageMarker(out_dir / ".done.decipher.json", "decipher_units", options, inputs)
     outputs = [out_dir / "model.npz"] + [out_dir / n / LABEL_TABLE for n in sets]
     if marker.needs_run(outputs, redo=args.redo == "true"):
-        if args.redo == "true":
-            (out_dir / STATE).unlink(missing_ok=True)
-            (out_dir / JOINT_STATE).unlink(missing_ok=True)
-            shutil.rmtree(out_dir / RUNS, ignore_errors=True)
+        em_inputs = inputs[:2] + [next(iter(train.values())) / FEATS_SCP]
         summary = decipher(sets, next(iter(train)), text_dir, seg, cfg, out_dir, marker.digest,
+                           em_digest(seg, cfg, {str(p): marker.inputs[str(p)] for p in em_inputs}),
                            max(args.num_threads, 1), args.log_level, unigram)
         marker.write(outputs, summary)
     per = score_sets(out_dir, refs)
@@ -320,9 +333,10 @@ def write_runs_table(out_dir: Path, runs: list[dict], refs: dict[str, str], join
 
 
 def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: SegmentationConfig, cfg: DecipherConfig,
-             out_dir: Path, digest: str, workers: int = 1, log_level: str = "INFO",
+             out_dir: Path, digest: str, run_digest: str, workers: int = 1, log_level: str = "INFO",
              unigram: tuple[int, float] | None = None) -> dict:
     """Segment every set, fit units and emissions on the training set, label every set; returns a summary.
+    EM states are saved under ``run_digest`` (:func:`em_digest`) and the seed, the joint EM's under ``digest``.
     With ``cfg.runs`` > 1 the runs go in ``workers`` processes (:func:`decipher_runs`) and are joined.
     ``unigram`` (iterations, step): label with phone biases fitted to the text's frequencies (:class:`Labelling`)."""
     vocab = PhoneVocab.from_dict_file(text_dir / "dict.phn.txt")
@@ -332,7 +346,7 @@ def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: Segmen
     hmm = TrigramHMM(phone_trigram(text.sentences, len(vocab), cfg.backoff), cfg.stay)
     summary = {}
     if cfg.runs > 1:
-        runs = decipher_runs(hmm, segmented[train_name][2], cfg, out_dir, digest, workers, log_level)
+        runs = decipher_runs(hmm, segmented[train_name][2], cfg, out_dir, run_digest, workers, log_level)
         streams = {name: [_finest_units(inv, vectors, cfg) for _, inv, _, _ in runs]
                    for name, (_, _, vectors) in segmented.items()}
         n_segments = sum(len(u) for u in streams[train_name][0])
@@ -364,7 +378,7 @@ def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: Segmen
                        for name, (_, _, vectors) in segmented.items()}
             log.info("refine inventory: %d of %d units used by %s",
                      np.unique(np.concatenate(refined[train_name])).size, cfg.refine_units, train_name)
-        emis = run_em(hmm, units[train_name], cfg, inventory.parent, out_dir, digest,
+        emis = run_em(hmm, units[train_name], cfg, inventory.parent, out_dir, f"{run_digest}:seed{cfg.seed}",
                       refined[train_name] if refined else None, inventory.refine_parent).emis
         streams = {name: [u] for name, u in (refined or units).items()}  # the labels come from the finest units
         emissions = [emis]

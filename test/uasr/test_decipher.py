@@ -487,6 +487,25 @@ def test_decipher_units_joins_only_the_most_likely_runs(corpus, tmp_path):
     assert "leaving out seeds " + str(worst["seed"]) in (out / "log" / "decipher.log").read_text()
     row = json.loads((tmp_path / "rounds.json").read_text())[0]
     assert "the 2 most likely of 3 runs joined" in row["decoder"], row
+
+    # --keep 1 is another configuration: refused alone; with --redo the three finished runs are reused, not rerun
+    keep1 = _args(corpus, out, "--runs", "3", "--keep", "1", "--joint-iters", "2", "--seed", "7", "--em-iters", "3",
+                  "--restarts", "1")
+    assert decipher_units.main(keep1) == 1
+    log_file = out / "log" / "decipher.log"
+    before = log_file.read_text()
+    assert decipher_units.main(keep1 + ["--redo", "true"]) == 0
+    redo_log = log_file.read_text()[len(before):]
+    assert redo_log.count("resuming EM after iteration 7 ") == 3, redo_log   # 4 coarse + 3 fine: all done
+    assert "EM iteration" not in redo_log.replace("joint EM iteration", "")
+    best = max(runs, key=lambda r: r["loglik_per_unit"])
+    assert list(np.load(out / "model.npz")["seeds"]) == [best["seed"]]
+    assert json.loads((out / ".done.decipher.json").read_text())["summary"]["runs"] == [
+        {**r, "joined": r is best} for r in runs]
+    # an EM option changes every run: no state is reused (the three runs' and the joint EM's)
+    assert decipher_units.main(keep1 + ["--redo", "true", "--stay", "0.2"]) == 0
+    redo_log = log_file.read_text()[len(before) + len(redo_log):]
+    assert redo_log.count("belongs to another configuration") == 4 and "resuming EM" not in redo_log
     with pytest.raises(SpeechSSLError, match="keep in"):
         DecipherConfig(runs=2, keep=3).check()
 
