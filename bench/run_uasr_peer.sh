@@ -16,18 +16,19 @@ train_set=train; dev_set=dev; uasr=v2; gan_config=conf/uasr_v2.yaml; feat_type=m
 . conf/run.conf
 feats=dump/${feat_type}_$uasr
 out=exp/bench/espnet_uasr_peer.md
-mkdir -p exp/bench
+rows=exp/bench/rows/espnet_uasr_peer.md   # the benchmark's own rows (it appends), kept beside the table
+mkdir -p exp/bench/rows
+rm -f $rows
 # shellcheck disable=SC2086
 python "$root/bench/espnet_uasr_peer.py" --feats $feats/$train_set --valid-feats $feats/$dev_set \
   --valid-ref data/$dev_set/utt2phones --text-dir data/text --config $gan_config \
-  --updates "$updates" --seeds $seeds --threads 1 --output $out.rows.tmp
+  --updates "$updates" --seeds $seeds --threads 1 --output $rows
 {
   echo "### espnet uasr peer"
   echo
-  echo "Command: \`bench/run_uasr_peer.sh${*:+ $*}\` (each row names the benchmark's own command, run from the recipe), $(date +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(getconf _NPROCESSORS_ONLN) cores. Details: \`bench/README.md\`."
+  echo "Command: \`bench/run_uasr_peer.sh $(realpath --relative-to="$root" "$recipe") $updates '$seeds'\` (each row names the benchmark's own command, run from the recipe), $(date +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(getconf _NPROCESSORS_ONLN) cores. Details: \`bench/README.md\`."
   echo
-  cat $out.rows.tmp
+  cat $rows
 } > $out.tmp
-rm -f $out.rows.tmp
 mv $out.tmp $out
 echo "bench: wrote $recipe/$out"
