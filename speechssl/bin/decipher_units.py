@@ -253,6 +253,15 @@ def run_joint_em(hmm: TrigramHMM, streams: list[list[np.ndarray]], cfg: Decipher
     return state.emissions
 
 
+def configs_of(args: argparse.Namespace) -> tuple[SegmentationConfig, DecipherConfig]:
+    """The segmentation and decipherment options of parsed arguments, checked."""
+    seg, cfg = (kind(**{f.name: getattr(args, f.name) for f in dataclasses.fields(kind)})
+                for kind in (SegmentationConfig, DecipherConfig))
+    seg.check()
+    cfg.check()
+    return seg, cfg
+
+
 @cli_main
 def main(argv=None) -> int:
     args = parse_args(add_config_option(get_parser()), argv)
@@ -260,10 +269,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.num_threads)
     out_dir = Path(args.out_dir)
     setup_logging(args.log_level, out_dir / "log" / "decipher.log")
-    seg = SegmentationConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(SegmentationConfig)})
-    cfg = DecipherConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DecipherConfig)})
-    seg.check()
-    cfg.check()
+    seg, cfg = configs_of(args)
     train = parse_pairs([args.train], "--train")
     sets = {**train, **parse_pairs(args.sets, "--set")}
     if len(sets) != len(args.sets) + 1:

@@ -66,16 +66,10 @@ def test_v1_transform_fits_the_default_features(recipe):
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.parent.name)
 def test_decipher_config_is_one_decipher_units_accepts(recipe):
     """conf/decipher.yaml (stage 8 with --decipher_config) holds only options of decipher_units, with valid values."""
-    import dataclasses
-
     from speechssl.bin import decipher_units
-    from speechssl.uasr.decipher import DecipherConfig
-    from speechssl.uasr.segmentation import SegmentationConfig
     from speechssl.utils.cli import add_config_option, parse_args
 
     args = parse_args(add_config_option(decipher_units.get_parser()),
                       ["--config", str(recipe / "conf" / "decipher.yaml"), "--train", "train=dump/x",
                        "--text-dir", "data/text", "out"])
-    for kind in (DecipherConfig, SegmentationConfig):
-        cfg = kind(**{f.name: getattr(args, f.name) for f in dataclasses.fields(kind)})
-        cfg.check()
+    decipher_units.configs_of(args)
