@@ -279,7 +279,8 @@ def main(argv=None) -> int:
     if unknown:
         raise SpeechSSLError(f"--ref {unknown[0]}: no --train or --set of that name")
     text_dir = Path(args.text_dir)
-    inputs = [text_dir / "dict.phn.txt", text_dir / "phones_sil.txt"] + [d / FEATS_SCP for d in sets.values()]
+    text_inputs = [text_dir / "dict.phn.txt", text_dir / "phones_sil.txt"]
+    inputs = text_inputs + [d / FEATS_SCP for d in sets.values()]
     if args.unigram_iters < 0 or args.unigram_step <= 0:
         raise SpeechSSLError(f"--unigram-iters must be >= 0 and --unigram-step > 0 (got {args.unigram_iters}, "
                              f"{args.unigram_step})")
@@ -289,7 +290,7 @@ def main(argv=None) -> int:
     marker = StageMarker(out_dir / ".done.decipher.json", "decipher_units", options, inputs)
     outputs = [out_dir / "model.npz"] + [out_dir / n / LABEL_TABLE for n in sets]
     if marker.needs_run(outputs, redo=args.redo == "true"):
-        em_inputs = inputs[:2] + [next(iter(train.values())) / FEATS_SCP]
+        em_inputs = text_inputs + [next(iter(train.values())) / FEATS_SCP]
         summary = decipher(sets, next(iter(train)), text_dir, seg, cfg, out_dir, marker.digest,
                            em_digest(seg, cfg, {str(p): marker.inputs[str(p)] for p in em_inputs}),
                            max(args.num_threads, 1), args.log_level, unigram)
