@@ -171,6 +171,11 @@ def em_digest(seg: SegmentationConfig, cfg: DecipherConfig, inputs: dict[str, st
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def seeded_digest(run_digest: str, seed: int) -> str:
+    """The name of one seeded EM run's saved state: :func:`em_digest` and the run's seed."""
+    return f"{run_digest}:seed{seed}"
+
+
 def _load_state(path: Path, digest: str, kind: type):
     """The EM state saved at ``path`` by a run of the same configuration (``digest``), else None."""
     if not path.is_file():
@@ -223,7 +228,7 @@ def _single_run(hmm: TrigramHMM, vectors: list[np.ndarray], cfg: DecipherConfig,
     inventory = UnitInventory.fit(np.concatenate(vectors), rc)
     units = [inventory.assign(v) for v in vectors]
     refined = [inventory.assign_refined(v) for v in vectors] if rc.has_refine_stage else None
-    state = run_em(hmm, units, rc, inventory.parent, run_dir, f"{run_digest}:seed{rc.seed}", refined,
+    state = run_em(hmm, units, rc, inventory.parent, run_dir, seeded_digest(run_digest, rc.seed), refined,
                    inventory.refine_parent)
     return rc.seed, inventory.state_dict(), state.emis, state.loglik
 
@@ -385,7 +390,7 @@ def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: Segmen
                        for name, (_, _, vectors) in segmented.items()}
             log.info("refine inventory: %d of %d units used by %s",
                      np.unique(np.concatenate(refined[train_name])).size, cfg.refine_units, train_name)
-        emis = run_em(hmm, units[train_name], cfg, inventory.parent, out_dir, f"{run_digest}:seed{cfg.seed}",
+        emis = run_em(hmm, units[train_name], cfg, inventory.parent, out_dir, seeded_digest(run_digest, cfg.seed),
                       refined[train_name] if refined else None, inventory.refine_parent).emis
         streams = {name: [u] for name, u in (refined or units).items()}  # the labels come from the finest units
         emissions = [emis]
