@@ -275,8 +275,8 @@ def main(argv=None) -> int:
     out_dir = Path(args.out_dir)
     setup_logging(args.log_level, out_dir / "log" / "decipher.log")
     seg, cfg = configs_of(args)
-    train = parse_pairs([args.train], "--train")
-    sets = {**train, **parse_pairs(args.sets, "--set")}
+    (train_name, train_dir), = parse_pairs([args.train], "--train").items()
+    sets = {train_name: train_dir, **parse_pairs(args.sets, "--set")}
     if len(sets) != len(args.sets) + 1:
         raise SpeechSSLError("--set repeats the name of --train")
     refs = parse_pairs(args.refs, "--ref")
@@ -295,8 +295,8 @@ def main(argv=None) -> int:
     marker = StageMarker(out_dir / ".done.decipher.json", "decipher_units", options, inputs)
     outputs = [out_dir / "model.npz"] + [out_dir / n / LABEL_TABLE for n in sets]
     if marker.needs_run(outputs, redo=args.redo == "true"):
-        em_inputs = text_inputs + [next(iter(train.values())) / FEATS_SCP]
-        summary = decipher(sets, next(iter(train)), text_dir, seg, cfg, out_dir, marker.digest,
+        em_inputs = text_inputs + [train_dir / FEATS_SCP]
+        summary = decipher(sets, train_name, text_dir, seg, cfg, out_dir, marker.digest,
                            em_digest(seg, cfg, {str(p): marker.inputs[str(p)] for p in em_inputs}),
                            max(args.num_threads, 1), args.log_level, unigram)
         marker.write(outputs, summary)
@@ -309,7 +309,7 @@ def main(argv=None) -> int:
         if cfg.runs > 1:
             joined = (f", {cfg.runs} runs joined" if cfg.joined_runs == cfg.runs
                       else f", the {cfg.joined_runs} most likely of {cfg.runs} runs joined")
-        biased = f", {describe_token_bias(next(iter(train)))}" if unigram else ""
+        biased = f", {describe_token_bias(train_name)}" if unigram else ""
         row = {"round": args.round, "model": "decipher", "checkpoint": str(out_dir / "model.npz"),
                "decoder": f"trigram HMM posteriors ({finest} units{joined}{biased})", "per": per,
                "references": sorted({Path(r).name for r in refs.values()})}
