@@ -17,18 +17,19 @@ Input features are frame level (dump/<feat>/<set>); the segmentation compares
 the first --dims dimensions (13: the static cepstra of 39-dim MFCC; 0: all).
 
 Writes into OUT_DIR:
-  model.npz        the unit inventory (standardisation, whitening, centroids, coarse parents, refine centroids and
-                   their parents) and P(unit | phone) of the finest units; with --runs > 1 those of every run as
-                   seed<N>.<name> (after the joint EM), and the joined runs' seeds as seeds
+  model.npz        seeds: the seeds of the runs whose labels go on (one, or the joined ones); for each of them,
+                   seed<N>.<name>: its unit inventory (standardisation, whitening, centroids, coarse parents,
+                   refine centroids and their parents) and P(unit | phone) of its finest units (after the joint EM)
   tokens.txt       the phone order of the emission rows
   NAME/utt2pseudo  for the training set and every --set: one phone per segment, repeats merged, <SIL> kept
   token_bias.txt   with --unigram-iters: the phone biases the labels were decoded with (fitted on the training set)
   NAME/utt2bounds  the segment boundaries in frames (utt 0 b1 ... num_frames)
   NAME/scoring/    with --ref NAME=utt2phones: the oracle PER (never used for any choice)
-  curves.png, tensorboard/, log/decipher.log, log/metrics.jsonl: log-likelihood per unit by EM iteration
-                   (coarse starts, fine and refine stage as separate curves)
-  runs/seed<N>/    with --runs > 1: every run's EM state, curves and its own labels of every set (NAME/utt2pseudo,
-                   scored with --ref); the joint EM's state and curve are in OUT_DIR
+  log/decipher.log every run's progress (with --num-threads > 1, each run's is in its own directory)
+  runs/seed<N>/    every run's EM state and curves (curves.png, tensorboard/, log/metrics.jsonl: log-likelihood
+                   per unit by EM iteration, the coarse starts, fine and refine stage as separate curves); with
+                   --runs > 1 also its own labels of every set (NAME/utt2pseudo, scored with --ref)
+  curves.png, joint_state.pt  with --runs > 1: the joint EM's curve and state
   runs.md          with --runs > 1 and --ref: every run's final log-likelihood and oracle PER (and whether it was
                    joined) beside the joint's
 With --round the PERs become a row of ROUNDS_DIR/rounds.{json,md}.  EM saves
@@ -227,7 +228,12 @@ def _single_run(hmm: TrigramHMM, vectors: list[np.ndarray], cfg: DecipherConfig,
         setup_logging(worker_log_level, run_dir / "log" / "decipher.log")
     inventory = UnitInventory.fit(np.concatenate(vectors), rc)
     units = [inventory.assign(v) for v in vectors]
-    refined = [inventory.assign_refined(v) for v in vectors] if rc.has_refine_stage else None
+    log.info("run seed %d: %d of %d units used", rc.seed, np.unique(np.concatenate(units)).size, rc.n_units)
+    refined = None
+    if rc.has_refine_stage:
+        refined = [inventory.assign_refined(v) for v in vectors]
+        log.info("run seed %d: %d of %d refine units used", rc.seed, np.unique(np.concatenate(refined)).size,
+                 rc.refine_units)
     state = run_em(hmm, units, rc, inventory.parent, run_dir, seeded_digest(run_digest, rc.seed), refined,
                    inventory.refine_parent)
     return rc.seed, inventory.state_dict(), state.emis, state.loglik
@@ -348,8 +354,9 @@ def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: Segmen
              out_dir: Path, digest: str, run_digest: str, workers: int = 1, log_level: str = "INFO",
              unigram: tuple[int, float] | None = None) -> dict:
     """Segment every set, fit units and emissions on the training set, label every set; returns a summary.
-    EM states are saved under ``run_digest`` (:func:`em_digest`) and the seed, the joint EM's under ``digest``.
-    With ``cfg.runs`` > 1 the runs go in ``workers`` processes (:func:`decipher_runs`) and are joined.
+    Every run goes through :func:`decipher_runs` (its EM state under ``run_digest`` and its seed, in
+    OUT_DIR/runs/seed<N>); with ``cfg.runs`` > 1 they go in ``workers`` processes and the most likely
+    ``cfg.joined_runs`` are joined by a joint EM whose state is saved under ``digest``.
     ``unigram`` (iterations, step): label with phone biases fitted to the text's frequencies (:class:`Labelling`)."""
     vocab = PhoneVocab.from_dict_file(text_dir / "dict.phn.txt")
     labelling = Labelling(vocab, train_name, text_dir / "dict.phn.txt", unigram)
@@ -357,10 +364,10 @@ def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: Segmen
     segmented = {name: segment_set(name, d, seg) for name, d in sets.items()}
     hmm = TrigramHMM(phone_trigram(text.sentences, len(vocab), cfg.backoff), cfg.stay)
     summary = {}
+    runs = decipher_runs(hmm, segmented[train_name][2], cfg, out_dir, run_digest, workers, log_level)
+    streams = {name: [_finest_units(inv, vectors, cfg) for _, inv, _, _ in runs]
+               for name, (_, _, vectors) in segmented.items()}
     if cfg.runs > 1:
-        runs = decipher_runs(hmm, segmented[train_name][2], cfg, out_dir, run_digest, workers, log_level)
-        streams = {name: [_finest_units(inv, vectors, cfg) for _, inv, _, _ in runs]
-                   for name, (_, _, vectors) in segmented.items()}
         n_segments = sum(len(u) for u in streams[train_name][0])
         for r, (seed, _, emis, _) in enumerate(runs):       # every run's own labels, for the runs table
             labelling.write(hmm, [emis], {n: [s[r]] for n, s in streams.items()}, segmented, cfg,
@@ -375,26 +382,11 @@ def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: Segmen
         runs = [runs[r] for r in joined]
         streams = {name: [s[r] for r in joined] for name, s in streams.items()}
         emissions = run_joint_em(hmm, streams[train_name], cfg, [emis for _, _, emis, _ in runs], out_dir, digest)
-        model = {"seeds": np.array([seed for seed, *_ in runs])}
-        for (seed, inv, _, _), emis in zip(runs, emissions):
-            model.update({f"seed{seed}.{k}": v for k, v in {"emissions": emis.numpy(), **inv.state_dict()}.items()})
     else:
-        torch.manual_seed(cfg.seed)
-        inventory = UnitInventory.fit(np.concatenate(segmented[train_name][2]), cfg)
-        units = {name: [inventory.assign(v) for v in vectors] for name, (_, _, vectors) in segmented.items()}
-        used = np.unique(np.concatenate(units[train_name])).size
-        log.info("unit inventory: %d of %d units used by %s", used, cfg.n_units, train_name)
-        refined = None
-        if cfg.has_refine_stage:
-            refined = {name: [inventory.assign_refined(v) for v in vectors]
-                       for name, (_, _, vectors) in segmented.items()}
-            log.info("refine inventory: %d of %d units used by %s",
-                     np.unique(np.concatenate(refined[train_name])).size, cfg.refine_units, train_name)
-        emis = run_em(hmm, units[train_name], cfg, inventory.parent, out_dir, seeded_digest(run_digest, cfg.seed),
-                      refined[train_name] if refined else None, inventory.refine_parent).emis
-        streams = {name: [u] for name, u in (refined or units).items()}  # the labels come from the finest units
-        emissions = [emis]
-        model = {"emissions": emis.numpy(), **inventory.state_dict()}
+        emissions = [runs[0][2]]
+    model = {"seeds": np.array([seed for seed, *_ in runs])}
+    for (seed, inv, _, _), emis in zip(runs, emissions):
+        model.update({f"seed{seed}.{k}": v for k, v in {"emissions": emis.numpy(), **inv.state_dict()}.items()})
     with atomic_write(out_dir / "model.npz", "wb") as f:
         np.savez(f, **model, segmentation=np.array(repr(dataclasses.asdict(seg))))
     with atomic_write(out_dir / "tokens.txt") as f:

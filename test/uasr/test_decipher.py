@@ -321,7 +321,8 @@ def _args(corpus: Path, out: Path, *extra: str) -> list[str]:
     return [str(out), "--text-dir", str(corpus / "text"), "--train", f"train={corpus / 'train'}",
             "--set", f"dev={corpus / 'dev'}", "--ref", f"dev={corpus / 'dev/utt2phones'}",
             "--n-units", "24", "--pca-dim", "16", "--em-iters", "15",
-            "--coarse-units", "12", "--coarse-iters", "4", "--restarts", "2", "--stay", "0.1", "--round", "0-decipher", *extra]
+            "--coarse-units", "12", "--coarse-iters", "4", "--restarts", "2", "--stay", "0.1",
+            "--round", "0-decipher", *extra]
 
 
 def test_decipher_units_labels_every_set_and_is_resumable(corpus, tmp_path, monkeypatch, capsys):
@@ -339,10 +340,10 @@ def test_decipher_units_labels_every_set_and_is_resumable(corpus, tmp_path, monk
     assert rows[0]["round"] == "0-decipher" and rows[0]["model"] == "decipher"
     # well-separated phones and a sparse grammar: decipherment must get most of them right
     assert rows[0]["per"]["dev"] < 10, rows[0]["per"]
-    assert (out / "curves.png").stat().st_size > 0
+    assert (out / "runs" / "seed1" / "curves.png").stat().st_size > 0
     model = np.load(out / "model.npz")
-    assert model["emissions"].shape == (len(PHONES), 24)
-    np.testing.assert_allclose(model["emissions"].sum(1), 1.0, rtol=1e-5)
+    assert list(model["seeds"]) == [1] and model["seed1.emissions"].shape == (len(PHONES), 24)
+    np.testing.assert_allclose(model["seed1.emissions"].sum(1), 1.0, rtol=1e-5)
 
     # a rerun with the same options skips; another configuration is refused without --redo
     before = (out / "train" / "utt2pseudo").stat().st_mtime_ns
@@ -362,10 +363,11 @@ def test_decipher_units_labels_every_set_and_is_resumable(corpus, tmp_path, monk
 
     monkeypatch.setattr(decipher_units.CurveLogger, "log", dies_at_7)
     assert decipher_units.main(_args(corpus, killed)) == 130
-    assert torch.load(killed / "em_state.pt", weights_only=True)["state"]["step"] == 6   # in the second coarse start
+    state = torch.load(killed / "runs/seed1/em_state.pt", weights_only=True)["state"]
+    assert state["step"] == 6   # in the second coarse start
     monkeypatch.setattr(decipher_units.CurveLogger, "log", real_log)
     assert decipher_units.main(_args(corpus, killed)) == 0
-    np.testing.assert_array_equal(np.load(killed / "model.npz")["emissions"], model["emissions"])
+    np.testing.assert_array_equal(np.load(killed / "model.npz")["seed1.emissions"], model["seed1.emissions"])
     assert "resuming EM after iteration 6" in (killed / "log" / "decipher.log").read_text()
 
 
@@ -373,8 +375,8 @@ def test_decipher_units_refine_stage_labels_with_the_finer_units(corpus, tmp_pat
     out = tmp_path / "refined"
     assert decipher_units.main(_args(corpus, out, "--refine-units", "48", "--refine-iters", "4")) == 0
     model = np.load(out / "model.npz")
-    assert model["emissions"].shape == (len(PHONES), 48) and model["refine_parent"].shape == (48,)
-    assert model["refine_centroids"].shape == (48, 16) and set(model["refine_parent"]) <= set(range(24))
+    assert model["seed1.emissions"].shape == (len(PHONES), 48) and model["seed1.refine_parent"].shape == (48,)
+    assert model["seed1.refine_centroids"].shape == (48, 16) and set(model["seed1.refine_parent"]) <= set(range(24))
     rows = json.loads((tmp_path / "rounds.json").read_text())
     assert rows[0]["per"]["dev"] < 10, rows[0]["per"]
     log = (out / "log" / "decipher.log").read_text()
@@ -390,8 +392,8 @@ def test_decipher_units_phone_biases_give_the_labels_the_texts_frequencies(corpu
     biased = tmp_path / "biased"
     args = _args(corpus, biased, "--unigram-iters", "6")
     assert decipher_units.main(args[:1] + ["--text-dir", str(text)] + args[3:]) == 0
-    np.testing.assert_array_equal(np.load(biased / "model.npz")["emissions"],
-                                  np.load(tmp_path / "plain" / "model.npz")["emissions"])
+    np.testing.assert_array_equal(np.load(biased / "model.npz")["seed1.emissions"],
+                                  np.load(tmp_path / "plain" / "model.npz")["seed1.emissions"])
 
     def count(out, phone):
         return sum(v.split().count(phone) for v in read_dict(out / "train" / "utt2pseudo", allow_empty_value=True)
