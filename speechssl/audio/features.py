@@ -137,6 +137,17 @@ def utterance_cmvn(feats: np.ndarray, norm_vars: bool = False) -> np.ndarray:
     return x.astype(feats.dtype)
 
 
+def speaker_cmvn(feats: list[np.ndarray], speakers: list[str]) -> list[np.ndarray]:
+    """Every utterance normalised to zero mean and unit variance with the statistics of all its speaker's
+    frames (``speakers[i]`` is the speaker of ``feats[i]``)."""
+    if len(feats) != len(speakers):
+        raise SpeechSSLError(f"speaker_cmvn: {len(feats)} utterances but {len(speakers)} speakers")
+    stats: dict[str, CMVNStats] = {}
+    for m, spk in zip(feats, speakers):
+        stats.setdefault(spk, CMVNStats(m.shape[1])).accumulate(m)
+    return [stats[spk].apply(m, norm_vars=True) for m, spk in zip(feats, speakers)]
+
+
 class CMVNStats:
     """Global mean/variance statistics, accumulated in float64."""
 

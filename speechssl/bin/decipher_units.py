@@ -15,6 +15,11 @@ Example (round 0 of self-training from decipherment instead of the GAN)::
 
 Input features are frame level (dump/<feat>/<set>); the segmentation compares
 the first --dims dimensions (13: the static cepstra of 39-dim MFCC; 0: all).
+With --bounds-dir every set keeps the segments another decipherment found
+(e.g. on MFCC, for SSL features whose own segmentation finds too few), and with
+--speaker-norm true the segment vectors are made of frames normalised per
+speaker (utt2spk of the feature directory), so that the units cluster phones
+rather than voices.
 
 Writes into OUT_DIR:
   model.npz        seeds: the seeds of the runs whose labels go on (one, or the joined ones); for each of them,
@@ -57,8 +62,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from speechssl.audio.features import speaker_cmvn
 from speechssl.bin.pseudo_label import parse_pairs
-from speechssl.data.scp import write_table
+from speechssl.data.scp import read_dict, write_table
 from speechssl.decoding import OutputTokens
 from speechssl.trainers.curves import CurveLogger
 from speechssl.uasr.data import FEATS_SCP, FeatureSet, PhoneText, PhoneVocab
@@ -66,11 +72,11 @@ from speechssl.uasr.decipher import DecipherConfig, EMState, TrigramHMM, UnitInv
     JointState, joint_em, phone_trigram, run_config, total_em_iterations
 from speechssl.uasr.pseudo_label import LABEL_TABLE, decode_labels, read_phone_table, score_labels, \
     update_rounds_table, write_label_table
-from speechssl.uasr.segmentation import SegmentationConfig, segment_thirds, spectral_boundaries
+from speechssl.uasr.segmentation import SegmentationConfig, read_bounds, segment_thirds, spectral_boundaries
 from speechssl.uasr.token_bias import TOKEN_BIAS, add_token_bias, describe_token_bias, fit_token_bias, \
     text_frequencies, write_token_bias
 from speechssl.utils.atomic import atomic_write
-from speechssl.utils.cli import add_config_option, parse_args
+from speechssl.utils.cli import add_config_option, parse_args, str2bool
 from speechssl.utils.errors import SpeechSSLError, cli_main
 from speechssl.utils.log import get_logger, setup_logging
 from speechssl.utils.stage import StageMarker
@@ -96,6 +102,13 @@ def get_parser() -> argparse.ArgumentParser:
     for f in dataclasses.fields(DecipherConfig):
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
                        help=f"units and EM: {f.name} (default {f.default})")
+    p.add_argument("--bounds-dir", default="", help="take every set's segment boundaries from "
+                   "BOUNDS_DIR/NAME/utt2bounds (another decipherment's output directory, e.g. of MFCC features), "
+                   "rescaled to these features' frame rate, instead of segmenting them (the segmentation options "
+                   "are then unused)")
+    p.add_argument("--speaker-norm", type=str2bool, default=False, help="normalise each speaker's frames to zero "
+                   "mean and unit variance (utt2spk of the feature directory) before making the segment vectors "
+                   "(default %(default)s)")
     p.add_argument("--unigram-iters", type=int, default=0, help="labels: fit a bias per phone in this many "
                    "iterations so that the training set's labels have the text's phone frequencies (dict.phn.txt; "
                    "speechssl.uasr.token_bias), and label every set with it; 0: no biases (default %(default)s)")
@@ -111,22 +124,49 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def segment_set(name: str, feats_dir: Path, seg: SegmentationConfig) -> tuple[list[str], list[np.ndarray],
-                                                                                  list[np.ndarray]]:
-    """Utterance ids, boundaries and segment vectors of one feature directory."""
+def segment_set(name: str, feats_dir: Path, seg: SegmentationConfig, bounds_path: Path | None = None,
+                speaker_norm: bool = False) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """Utterance ids, boundaries and segment vectors of one feature directory; the boundaries read from
+    ``bounds_path`` (a utt2bounds table) if given, and the vectors of speaker-normalised frames if
+    ``speaker_norm``."""
     fs = FeatureSet(feats_dir)
-    if seg.dims > fs.dim:
-        raise SpeechSSLError(f"{feats_dir}: features have {fs.dim} dimensions; --dims {seg.dims} asks for more")
-    bounds, vectors = [], []
-    for m in tqdm(fs.feats, desc=f"segment {name}", unit="utt", leave=False):
-        b = spectral_boundaries(m, seg)
-        bounds.append(b)
-        vectors.append(segment_thirds(m, b))
+    if bounds_path is not None:
+        bounds, merged = read_bounds(bounds_path, fs.utts, [len(m) for m in fs.feats])
+        log.info("%s: boundaries from %s (%d segments merged where the frame rate is coarser)", name, bounds_path,
+                 merged)
+    else:
+        if seg.dims > fs.dim:
+            raise SpeechSSLError(f"{feats_dir}: features have {fs.dim} dimensions; --dims {seg.dims} asks for more")
+        bounds = [spectral_boundaries(m, seg) for m in tqdm(fs.feats, desc=f"segment {name}", unit="utt",
+                                                            leave=False)]
+    feats = fs.feats
+    if speaker_norm:
+        feats = speaker_cmvn(feats, speakers_of(feats_dir, fs.utts))
+    vectors = [segment_thirds(m, b) for m, b in zip(feats, bounds)]
     n_seg = sum(len(v) for v in vectors)
     frames = sum(len(m) for m in fs.feats)
     log.info("%s: %d utterances, %d segments (%.1f per utterance, %.1f frames each)", name, len(fs.utts), n_seg,
              n_seg / len(fs.utts), frames / n_seg)
     return list(fs.utts), bounds, vectors
+
+
+def speakers_of(feats_dir: Path, utts: list[str]) -> list[str]:
+    """The speaker of every utterance, from FEATS_DIR/utt2spk."""
+    path = feats_dir / "utt2spk"
+    if not path.is_file():
+        raise SpeechSSLError(f"{path}: missing; --speaker-norm needs every utterance's speaker (a feature "
+                             "directory of dump_features has it)")
+    utt2spk = read_dict(path)
+    missing = [u for u in utts if u not in utt2spk]
+    if missing:
+        raise SpeechSSLError(f"{path}: no speaker for {len(missing)} utterances (first {missing[0]!r})")
+    return [utt2spk[u] for u in utts]
+
+
+def vector_options(args: argparse.Namespace) -> dict:
+    """How the segment vectors are made beyond the segmentation options: only the options that are set, so that
+    outputs made before they existed keep their identity."""
+    return {k: v for k, v in {"bounds_dir": args.bounds_dir, "speaker_norm": args.speaker_norm}.items() if v}
 
 
 def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, parent: np.ndarray | None,
@@ -163,12 +203,16 @@ def run_em(hmm: TrigramHMM, units: list[np.ndarray], cfg: DecipherConfig, parent
     return state
 
 
-def em_digest(seg: SegmentationConfig, cfg: DecipherConfig, inputs: dict[str, str]) -> str:
-    """The identity of one EM run but its seed: the segmentation, the options of a single run (not how runs are
-    joined) and the fingerprints of the training features and the text (``inputs``)."""
+def em_digest(seg: SegmentationConfig, cfg: DecipherConfig, inputs: dict[str, str], vectors: dict | None = None) \
+        -> str:
+    """The identity of one EM run but its seed: the segmentation, how the segment vectors are made
+    (:func:`vector_options`), the options of a single run (not how runs are joined) and the fingerprints of the
+    training features, their boundaries if read and the text (``inputs``)."""
     single = dataclasses.replace(cfg, seed=0, runs=1, joint_iters=0, keep=0)
-    blob = json.dumps({"segmentation": dataclasses.asdict(seg), "em": dataclasses.asdict(single), "inputs": inputs},
-                      sort_keys=True)
+    blob = {"segmentation": dataclasses.asdict(seg), "em": dataclasses.asdict(single), "inputs": inputs}
+    if vectors:
+        blob["vectors"] = vectors
+    blob = json.dumps(blob, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -291,20 +335,25 @@ def main(argv=None) -> int:
         raise SpeechSSLError(f"--ref {unknown[0]}: no --train or --set of that name")
     text_dir = Path(args.text_dir)
     text_inputs = [text_dir / "dict.phn.txt", text_dir / "phones_sil.txt"]
-    inputs = text_inputs + [d / FEATS_SCP for d in sets.values()]
+    bounds = {name: Path(args.bounds_dir) / name / "utt2bounds" for name in sets} if args.bounds_dir else {}
+    missing = [str(p) for p in bounds.values() if not p.is_file()]
+    if missing:
+        raise SpeechSSLError(f"--bounds-dir: {missing[0]} is missing; run decipher_units on the other features with "
+                             "the same set names first")
+    inputs = text_inputs + [d / FEATS_SCP for d in sets.values()] + list(bounds.values())
     if args.unigram_iters < 0 or args.unigram_step <= 0:
         raise SpeechSSLError(f"--unigram-iters must be >= 0 and --unigram-step > 0 (got {args.unigram_iters}, "
                              f"{args.unigram_step})")
     unigram = (args.unigram_iters, args.unigram_step) if args.unigram_iters else None
     options = {"segmentation": dataclasses.asdict(seg), "decipher": dataclasses.asdict(cfg), "sets": sorted(sets),
-               "unigram": list(unigram or ())}
+               "unigram": list(unigram or ()), **vector_options(args)}
     marker = StageMarker(out_dir / ".done.decipher.json", "decipher_units", options, inputs)
     outputs = [out_dir / "model.npz"] + [out_dir / n / LABEL_TABLE for n in sets]
     if marker.needs_run(outputs, redo=args.redo == "true"):
-        em_inputs = text_inputs + [train_dir / FEATS_SCP]
-        summary = decipher(sets, train_name, text_dir, seg, cfg, out_dir, marker.digest,
-                           em_digest(seg, cfg, {str(p): marker.inputs[str(p)] for p in em_inputs}),
-                           max(args.num_threads, 1), args.log_level, unigram)
+        em_inputs = text_inputs + [train_dir / FEATS_SCP] + ([bounds[train_name]] if bounds else [])
+        run_digest = em_digest(seg, cfg, {str(p): marker.inputs[str(p)] for p in em_inputs}, vector_options(args))
+        summary = decipher(sets, train_name, text_dir, seg, cfg, out_dir, marker.digest, run_digest,
+                           max(args.num_threads, 1), args.log_level, unigram, bounds, args.speaker_norm)
         marker.write(outputs, summary)
     per = score_sets(out_dir, refs)
     if cfg.runs > 1 and refs:
@@ -352,16 +401,18 @@ def write_runs_table(out_dir: Path, runs: list[dict], refs: dict[str, str], join
 
 def decipher(sets: dict[str, Path], train_name: str, text_dir: Path, seg: SegmentationConfig, cfg: DecipherConfig,
              out_dir: Path, digest: str, run_digest: str, workers: int = 1, log_level: str = "INFO",
-             unigram: tuple[int, float] | None = None) -> dict:
+             unigram: tuple[int, float] | None = None, bounds: dict[str, Path] | None = None,
+             speaker_norm: bool = False) -> dict:
     """Segment every set, fit units and emissions on the training set, label every set; returns a summary.
     Every run goes through :func:`decipher_runs` (its EM state under ``run_digest`` and its seed, in
     OUT_DIR/runs/seed<N>); with ``cfg.runs`` > 1 they go in ``workers`` processes and the most likely
     ``cfg.joined_runs`` are joined by a joint EM whose state is saved under ``digest``.
-    ``unigram`` (iterations, step): label with phone biases fitted to the text's frequencies (:class:`Labelling`)."""
+    ``unigram`` (iterations, step): label with phone biases fitted to the text's frequencies (:class:`Labelling`);
+    ``bounds`` and ``speaker_norm``: how every set is segmented and its vectors made (:func:`segment_set`)."""
     vocab = PhoneVocab.from_dict_file(text_dir / "dict.phn.txt")
     labelling = Labelling(vocab, train_name, text_dir / "dict.phn.txt", unigram)
     text = PhoneText(text_dir / "phones_sil.txt", vocab)
-    segmented = {name: segment_set(name, d, seg) for name, d in sets.items()}
+    segmented = {name: segment_set(name, d, seg, (bounds or {}).get(name), speaker_norm) for name, d in sets.items()}
     hmm = TrigramHMM(phone_trigram(text.sentences, len(vocab), cfg.backoff), cfg.stay)
     summary = {}
     runs = decipher_runs(hmm, segmented[train_name][2], cfg, out_dir, run_digest, workers, log_level)

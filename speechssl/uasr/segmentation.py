@@ -6,15 +6,18 @@ maximum of that distance, standing out by ``prominence`` standard deviations of
 the utterance's distance curve, at least ``min_gap`` frames from a stronger
 one).  Each segment is then represented by the means of its three thirds
 concatenated, which keeps the onset/steady-state/offset shape a plain mean
-throws away.
+throws away.  Boundaries found on other features (another frame rate) can be
+read back and rescaled instead (:func:`read_bounds`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from speechssl.data.scp import read_table
 from speechssl.utils.errors import SpeechSSLError
 
 
@@ -66,6 +69,46 @@ def spectral_boundaries(feats: np.ndarray, cfg: SegmentationConfig) -> np.ndarra
             kept.append(t)
     inner = sorted({t + cfg.shift for t in kept if 0 < t + cfg.shift < n})
     return np.array([0, *inner, n], dtype=np.int64)
+
+
+def rescale_bounds(bounds: np.ndarray, num_frames: int) -> np.ndarray:
+    """Boundaries of another frame rate (ending at that rate's frame count) moved onto ``num_frames`` frames:
+    scaled, rounded, and those that fall onto the same frame merged."""
+    scaled = np.rint(np.asarray(bounds, dtype=np.float64) * num_frames / bounds[-1]).astype(np.int64)
+    inner = np.unique(scaled[(scaled > 0) & (scaled < num_frames)])
+    return np.array([0, *inner, num_frames], dtype=np.int64)
+
+
+def read_bounds(path: str | Path, utts: Sequence[str], num_frames: Sequence[int],
+                max_rate_spread: float = 0.1) -> tuple[list[np.ndarray], int]:
+    """The boundaries of ``utts`` from a ``utt2bounds`` table (``utt 0 b1 ... frames``, as decipher_units writes
+    it, possibly at another frame rate), rescaled to ``num_frames``; returns them and how many segments the
+    rescaling merged.  Every utterance's frame-count ratio must lie within ``max_rate_spread`` of the median
+    ratio, which catches boundaries of other audio."""
+    table = {}
+    for utt, value, n in read_table(path):
+        try:
+            b = np.array([int(x) for x in value.split()], dtype=np.int64)
+        except ValueError:
+            raise SpeechSSLError(f"{path}:{n}: boundaries of {utt!r} are not integers") from None
+        if len(b) < 2 or b[0] != 0 or np.any(np.diff(b) <= 0):
+            raise SpeechSSLError(f"{path}:{n}: boundaries of {utt!r} must start at 0 and increase strictly")
+        table[utt] = b
+    missing = [u for u in utts if u not in table]
+    if missing:
+        raise SpeechSSLError(f"{path}: no boundaries for {len(missing)} of {len(utts)} utterances (first "
+                             f"{missing[0]!r}); segment the same utterances there first")
+    ratios = np.array([n / table[u][-1] for u, n in zip(utts, num_frames)])
+    median = float(np.median(ratios))
+    off = np.flatnonzero(np.abs(ratios / median - 1) > max_rate_spread)
+    if off.size:
+        u = utts[off[0]]
+        raise SpeechSSLError(f"{path}: utterance {u!r} has {num_frames[off[0]]} frames here and {table[u][-1]} "
+                             f"there (ratio {ratios[off[0]]:.3f}, the median ratio is {median:.3f}; {off.size} "
+                             "utterances are that far off): are the boundaries of the same audio?")
+    bounds = [rescale_bounds(table[u], n) for u, n in zip(utts, num_frames)]
+    merged = sum(len(table[u]) - len(b) for u, b in zip(utts, bounds))
+    return bounds, merged
 
 
 def segment_thirds(feats: np.ndarray, bounds: np.ndarray) -> np.ndarray:

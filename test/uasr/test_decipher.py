@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 import torch
 
+from speechssl.audio.features import speaker_cmvn
 from speechssl.bin import decipher_units
 from speechssl.data.scp import read_dict
 from speechssl.uasr.decipher import DecipherConfig, EMState, JointState, TrigramHMM, UnitInventory, decipher_em, \
     expand_emissions, joint_em, phone_trigram, total_em_iterations
-from speechssl.uasr.segmentation import SegmentationConfig, boundary_scores, segment_thirds, spectral_boundaries
+from speechssl.uasr.segmentation import SegmentationConfig, boundary_scores, read_bounds, rescale_bounds, \
+    segment_thirds, spectral_boundaries
 from speechssl.utils.errors import SpeechSSLError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -534,3 +536,98 @@ def test_decipher_units_bad_input(corpus, tmp_path, capsys):
     args = _args(corpus, tmp_path / "d")
     args[args.index("--text-dir") + 1] = str(empty)
     fails(args, "the phone text corpus is empty")
+
+
+# ---- boundaries of other features, speaker normalisation ----
+
+def _coarser_copy(src: Path, dst: Path, speakers: int = 0, rng=None) -> None:
+    """SRC's utterances at half the frame rate (frames averaged in pairs, an odd last frame dropped); with
+    ``speakers`` every utterance is given one of that many speakers (utt2spk), each with its own offset and scale."""
+    dst.mkdir(parents=True)
+    offsets = 4 * rng.normal(size=(speakers, 13)) if speakers else None
+    scales = rng.uniform(0.5, 2.0, size=(speakers, 13)) if speakers else None
+    frames, spk = {}, {}
+    with kaldiio.WriteHelper(f"ark,scp:{dst / 'feats.ark'},{dst / 'feats.scp'}") as w:
+        for i, (utt, m) in enumerate(kaldiio.load_scp(str(src / "feats.scp")).items()):
+            m = m[:len(m) // 2 * 2].reshape(-1, 2, m.shape[1]).mean(1)
+            if speakers:
+                s = i % speakers
+                m, spk[utt] = m * scales[s] + offsets[s], f"spk{s}"
+            w(utt, m.astype(np.float32))
+            frames[utt] = len(m)
+    (dst / "utt2num_frames").write_text("".join(f"{u} {n}\n" for u, n in frames.items()))
+    if speakers:
+        (dst / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in spk.items()))
+    shutil.copy(src / "utt2phones", dst / "utt2phones")
+
+
+def test_rescale_and_read_bounds(tmp_path):
+    np.testing.assert_array_equal(rescale_bounds(np.array([0, 3, 4, 9, 20]), 10), [0, 2, 4, 10])  # 3 and 4 -> 2
+    table = tmp_path / "utt2bounds"
+    table.write_text("u1 0 3 4 9 20\nu2 0 10 40\nu3 0 7 30\n")
+    bounds, merged = read_bounds(table, ["u1", "u2"], [10, 20])
+    assert [b.tolist() for b in bounds] == [[0, 2, 4, 10], [0, 5, 20]] and merged == 1
+    with pytest.raises(SpeechSSLError, match="no boundaries for 1 of 3 utterances"):
+        read_bounds(table, ["u1", "u2", "u4"], [10, 20, 5])
+    with pytest.raises(SpeechSSLError, match="'u2' has 40 frames here and 40 there"):
+        read_bounds(table, ["u1", "u2", "u3"], [10, 40, 15])   # u2's ratio is twice the others': other audio
+    table.write_text("u1 0 3 3 20\n")
+    with pytest.raises(SpeechSSLError, match=r"utt2bounds:1: boundaries of 'u1' must start at 0 and increase"):
+        read_bounds(table, ["u1"], [10])
+
+
+def test_speaker_cmvn_normalises_each_speakers_frames():
+    rng = np.random.default_rng(0)
+    feats = [rng.normal(loc=5 * (i % 2), scale=1 + i % 2, size=(50 + i, 3)).astype(np.float32) for i in range(6)]
+    spk = ["a" if i % 2 == 0 else "b" for i in range(6)]
+    out = speaker_cmvn(feats, spk)
+    for s in "ab":
+        frames = np.concatenate([m for m, k in zip(out, spk) if k == s])
+        np.testing.assert_allclose(frames.mean(0), 0, atol=1e-5)
+        np.testing.assert_allclose(frames.std(0), 1, atol=1e-4)
+    assert all(o.dtype == np.float32 and o.shape == m.shape for o, m in zip(out, feats))
+
+
+def test_decipher_units_takes_another_runs_boundaries_and_normalises_speakers(corpus, tmp_path, capsys):
+    """Half-rate features of three speakers with their own offsets and scales, segmented as the full-rate run
+    found: --bounds-dir gives them the rescaled boundaries; --speaker-norm makes their units phones again."""
+    full = tmp_path / "full"
+    assert decipher_units.main(_args(corpus, full)) == 0
+    rng = np.random.default_rng(3)
+    half = tmp_path / "half"
+    for name in ("train", "dev"):
+        _coarser_copy(corpus / name, half / name, speakers=3, rng=rng)
+
+    def args(out, *extra):
+        a = _args(corpus, out, "--bounds-dir", str(full), "--n-units", "8", "--coarse-units", "0", *extra)
+        return [x.replace(str(corpus / "train"), str(half / "train")).replace(str(corpus / "dev"), str(half / "dev"))
+                for x in a]
+
+    normed = tmp_path / "normed"
+    assert decipher_units.main(args(normed, "--speaker-norm", "true", "--round", "normed")) == 0
+    for name in ("train", "dev"):
+        frames = read_dict(half / name / "utt2num_frames")
+        want = {u: rescale_bounds(np.array(b.split(), dtype=np.int64), int(frames[u])).tolist()
+                for u, b in read_dict(full / name / "utt2bounds").items()}
+        got = {u: [int(x) for x in b.split()] for u, b in read_dict(normed / name / "utt2bounds").items()}
+        assert got == want
+    assert "boundaries from" in (normed / "log" / "decipher.log").read_text()
+    plain = tmp_path / "plain"
+    assert decipher_units.main(args(plain, "--round", "plain")) == 0
+    per = {r["checkpoint"]: r["per"]["dev"] for r in json.loads((tmp_path / "rounds.json").read_text())}
+    assert per[str(normed / "model.npz")] < 5 and per[str(plain / "model.npz")] > 10, per   # 1.6 and 12.3 %
+    options = json.loads((normed / ".done.decipher.json").read_text())["config"]
+    assert options["speaker_norm"] is True and options["bounds_dir"] == str(full)
+    assert "speaker_norm" not in json.loads((full / ".done.decipher.json").read_text())["config"]
+
+    # bad input: no utt2spk for --speaker-norm, no utt2bounds in --bounds-dir
+    nospk = tmp_path / "nospk"
+    shutil.copytree(half, nospk)
+    (nospk / "dev" / "utt2spk").unlink()
+    a = [x.replace(str(half), str(nospk)) for x in args(tmp_path / "x", "--speaker-norm", "true")]
+    assert decipher_units.main(a) == 1
+    assert "utt2spk: missing; --speaker-norm needs" in capsys.readouterr().err
+    a = args(tmp_path / "y")
+    a[a.index("--bounds-dir") + 1] = str(tmp_path / "nowhere")
+    assert decipher_units.main(a) == 1
+    assert "utt2bounds is missing" in capsys.readouterr().err
