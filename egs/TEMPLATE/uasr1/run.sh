@@ -46,7 +46,7 @@ ctc_config=conf/ctc.yaml        # stages 8-9: CTC model of self-training and of 
 st_rounds=1                     # stage 8: self-training rounds (CTC trained on the previous round's labels)
 gan_st_rounds=                  # stage 8: rounds of the GAN path when decipher_config is set; empty: st_rounds
 decipher_config=                # stage 8: e.g. conf/decipher.yaml: also self-train from trigram-HMM decipherment labels (no GAN)
-decipher_opts=                  # stage 8: extra decipher_units options, e.g. "--em-iters 50 --dims 0" (--dims 0 for SSL features)
+decipher_opts=                  # stage 8: extra decipher_units options, e.g. "--em-iters 50"; SSL features: "--dims 0 --bounds-dir exp/decipher_mfcc/self_training/round0 --speaker-norm true" (the MFCC run's segments)
 results_tables=                 # stage 11: more markdown tables for RESULTS.md, "Title=file.md" items separated by ";"
 results_title="UASR on $(basename "$(dirname "$PWD")")" # stage 11: heading of RESULTS.md
 run_args=$(quote_args "$@")  # this run's options, as RESULTS.md records them
