@@ -22,7 +22,6 @@ UTT_TABLES = ("text", "utt2dur", "utt2num_frames", "feats.scp")
 RECO_TABLES = ("wav.scp", "reco2dur")
 #: Tables keyed by speaker id.
 SPK_TABLES = ("spk2gender",)
-KNOWN_FILES = ("wav.scp", "segments", "utt2spk", "spk2utt") + UTT_TABLES + RECO_TABLES[1:] + SPK_TABLES
 #: Further Kaldi tables carried along when present, by what they are keyed by.
 UTT_EXTRA_FILES = ("vad.scp",)
 RECO_EXTRA_FILES = ("reco2file_and_channel",)

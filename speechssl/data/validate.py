@@ -97,11 +97,6 @@ class ValidationReport:
                          "the data directory is not valid")
         return "\n".join(lines)
 
-    def raise_if_failed(self) -> None:
-        """Raise :class:`SpeechSSLError` listing every error, if there is any."""
-        if not self.ok:
-            raise SpeechSSLError(f"{self.path} is not a valid data directory:\n  " + "\n  ".join(self.errors))
-
 
 @dataclass
 class _Row:

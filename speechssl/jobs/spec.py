@@ -60,9 +60,6 @@ class JobSpec:
     def substitute(self, text: str, task: int) -> str:
         return text.replace(self.var, str(task)) if self.var else text
 
-    def command_for(self, task: int) -> str:
-        return self.substitute(self.command, task)
-
     def log_for(self, task: int) -> str:
         return self.substitute(self.log_template, task)
 

@@ -29,14 +29,8 @@ class Featurizer(nn.Module):
     def __init__(self, num_layers: int, layers: str | int | Sequence[int] = "all", normalize: bool = False):
         super().__init__()
         self.layers = parse_layers(layers, num_layers)
-        self.num_states = num_layers + 1
         self.normalize = normalize
         self.weights = nn.Parameter(torch.zeros(len(self.layers))) if len(self.layers) > 1 else None
-
-    @classmethod
-    def for_upstream(cls, upstream, layers: str | int | Sequence[int] = "all", normalize: bool = False) -> "Featurizer":
-        """A featurizer sized for an :class:`~speechssl.models.upstream.Upstream`."""
-        return cls(upstream.num_layers, layers, normalize)
 
     @property
     def max_layer(self) -> int:
