@@ -81,6 +81,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam-threshold", type=float, default=50.0, help="drop hypotheses this far below the best")
     p.add_argument("--merge", choices=MERGES, default="max", help="combine paths to one hypothesis by max or sum")
     p.add_argument("--batch-size", type=int, default=32, help="utterances per forward pass and per beam batch")
+    p.add_argument("--nj", type=int, default=1, help="processes that decode the batches side by side (the labels "
+                   "are the same for any number)")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     p.add_argument("--round", default="", help="name of this self-training round (e.g. 0-gan, 1-ctc, gold-ctc); "
                    "records the PERs in the rounds table")
@@ -132,9 +134,10 @@ def _bonus_grid(text: str) -> list[float]:
 
 
 def _matched_bonus(name: str, labels_path: Path, grid: list[float], logprobs: dict, tokens, lm, beam: BeamConfig,
-                   batch_size: int) -> float:
+                   batch_size: int, nj: int) -> float:
     """--match-length: the insertion bonus whose output length on set ``name`` (``logprobs``) matches the labels."""
-    bonus, _ = match_insertion_bonus(logprobs, tokens, lm, beam, read_phone_table(labels_path), grid, batch_size)
+    bonus, _ = match_insertion_bonus(logprobs, tokens, lm, beam, read_phone_table(labels_path), grid, batch_size,
+                                     nj)
     log.info("insertion bonus %g: its output on %s is closest in length to %s", bonus, name, labels_path)
     return bonus
 
@@ -144,6 +147,8 @@ def main(argv=None) -> int:
     args = parse_args(add_config_option(get_parser()), argv)
     if args.num_threads > 0:
         torch.set_num_threads(args.num_threads)
+    if args.nj < 1:
+        raise SpeechSSLError(f"--nj {args.nj}: at least one decoding process is needed")
     out_dir = Path(args.out_dir)
     setup_logging(args.log_level, out_dir / "log" / "pseudo_label.log")
     sets, refs = parse_pairs(args.sets, "--set"), parse_pairs(args.refs, "--ref")
@@ -200,7 +205,7 @@ def main(argv=None) -> int:
                 logprobs[match_set] = dict(compute_logprobs(model, FeatureSet(sets[match_set]), args.batch_size,
                                                             device))
             bonus = _matched_bonus(match_set, match_labels, grid, biased(logprobs[match_set]), tokens, lm, beam,
-                                   args.batch_size)
+                                   args.batch_size, args.nj)
             beam = dataclasses.replace(beam, insertion_bonus=bonus)
             for name in set(sets) - set(todo):      # sets already labelled by a killed run of this command
                 if markers[name].read()["summary"]["insertion_bonus"] != beam.insertion_bonus:
@@ -214,7 +219,7 @@ def main(argv=None) -> int:
         if matrices is None:
             matrices = dict(compute_logprobs(model, FeatureSet(sets[name]), args.batch_size, device))
         write_logits(set_dir / "logits", model, matrices)
-        labels = decode_labels(biased(matrices), tokens, args.decoder, lm, beam, args.batch_size)
+        labels = decode_labels(biased(matrices), tokens, args.decoder, lm, beam, args.batch_size, args.nj)
         write_label_table(set_dir / LABEL_TABLE, labels)
         markers[name].write([set_dir / LABEL_TABLE], {"utterances": len(labels), "kind": model.kind,
                                                       "insertion_bonus": beam.insertion_bonus,

@@ -229,6 +229,15 @@ class TrigramHMM:
         self.to_next = move.permute(1, 0, 2).contiguous()                 # [x, a, y]
         self.from_next = move.permute(1, 2, 0).contiguous()               # [x, y, a]
         self.end = torch.tensor(trigram[:, :, v], dtype=torch.float32).T.contiguous()[:, None, :]  # [x, 1, a]
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def _buffer(self, name: str, *shape: int) -> torch.Tensor:
+        """A tensor of ``shape`` (contents undefined) in memory kept from batch to batch: fresh buffers of the
+        steps' size cost more to allocate and touch than a step's arithmetic."""
+        size = math.prod(shape)
+        if name not in self._buffers or self._buffers[name].numel() < size:
+            self._buffers[name] = torch.empty(size)
+        return self._buffers[name][:size].view(shape)
 
     def forward_backward(self, em: torch.Tensor, mask: torch.Tensor) -> tuple[float, torch.Tensor]:
         """Log-likelihood of a padded batch and the phone posteriors (n, L, phones); ``em`` (n, L, phones) holds
@@ -239,12 +248,16 @@ class TrigramHMM:
         lengths = mask.sum(1)
         alpha = torch.zeros(big, n, big)
         alpha[v, :, v] = 1.0                                               # (boundary, boundary)
-        alphas = []
+        alphas = self._buffer("alphas", length, big, n, big)               # every step's, for the backward pass
+        product, swapped = self._buffer("product", big, n, v), self._buffer("swapped", n, big, v)
         # the first move has no choice to stay, so it is not scaled by 1 - stay
         log_scale = torch.full((n,), -math.log(1 - self.stay))
         for t in range(length):
-            new = torch.zeros(big, n, big)
-            new[:v] = torch.bmm(alpha, self.to_next).permute(2, 1, 0)      # [y, n, x]
+            new = alphas[t]
+            new[v].zero_()                                                 # no move ends in the boundary
+            torch.bmm(alpha, self.to_next, out=product)                    # [x, n, y]
+            # to [y, n, x] through [n, x, y]: two copies with short strides are faster than one with long ones
+            new[:v] = swapped.copy_(product.transpose(0, 1)).permute(2, 0, 1)
             if t > 0 and self.stay:
                 new.add_(alpha, alpha=self.stay)
             new[:v] *= em_t[t]
@@ -255,20 +268,23 @@ class TrigramHMM:
                 new[:, done] = alpha[:, done]
             log_scale += scale.log()
             alpha = new.div_(scale[None, :, None])
-            alphas.append(alpha)
         loglik = (log_scale + (alpha * self.end).sum((0, 2)).clamp_min(1e-30).log()).sum().item()
         end = self.end.expand(big, n, big)
         beta = end.clone()
-        post = torch.zeros(length, v, n)
+        post = torch.empty(length, v, n)
+        emitted, stayed = self._buffer("emitted", v, n, big), self._buffer("stayed", v, n, big)
+        swapped, product = self._buffer("swapped", n, v, big), self._buffer("product", big, n, v)
+        betas = self._buffer("betas", 2, big, n, big)
         for t in range(length - 1, -1, -1):
-            g = (alphas[t][:v] * beta[:v]).sum(2)                          # [x, n]: alpha has no boundary phone
+            g = torch.mul(alphas[t][:v], beta[:v], out=stayed).sum(2)      # [x, n]: alpha has no boundary phone
             post[t] = g / g.sum(0, keepdim=True).clamp_min(1e-30) * mask[None, :, t]
             if t == 0:
                 break
-            emitted = beta[:v] * em_t[t]                                   # [y, n, x]
-            prev = torch.bmm(emitted.permute(2, 1, 0).contiguous(), self.from_next)   # [x, n, a]
+            torch.mul(beta[:v], em_t[t], out=emitted)                      # [y, n, x]
+            product.copy_(swapped.copy_(emitted.transpose(0, 1)).permute(2, 0, 1))   # [x, n, y]
+            prev = torch.bmm(product, self.from_next, out=betas[t % 2])   # [x, n, a]
             if self.stay:
-                prev[:v] += self.stay * emitted
+                prev[:v] += torch.mul(emitted, self.stay, out=stayed)
             prev /= prev.sum((0, 2), keepdim=True).clamp_min(1e-30)      # any scale: posteriors are normalised
             after_end = lengths <= t
             if after_end.any():

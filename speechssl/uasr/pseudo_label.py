@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
@@ -143,30 +144,50 @@ def write_logits(out_dir: str | Path, model: LoadedModel, matrices: Mapping[str,
 
 
 def decode_labels(logprobs: Mapping[str, np.ndarray], tokens: OutputTokens, decoder: str = "greedy", lm=None,
-                  beam: BeamConfig = BeamConfig(), batch_size: int = 16) -> dict[str, list[str]]:
-    """Phone sequences of log-probability matrices by ``greedy`` or ``beam`` (phone LM ``lm``) decoding."""
+                  beam: BeamConfig = BeamConfig(), batch_size: int = 16, nj: int = 1) -> dict[str, list[str]]:
+    """Phone sequences of log-probability matrices by ``greedy`` or ``beam`` (phone LM ``lm``) decoding, the
+    batches shared among ``nj`` forked processes (an utterance's result does not depend on its batch)."""
     if decoder not in ("greedy", "beam"):
         raise SpeechSSLError(f"decoder {decoder!r}: choose greedy or beam")
     utts = list(logprobs)
-    out: dict[str, list[str]] = {}
-    for start in tqdm(range(0, len(utts), batch_size), desc=f"decode ({decoder})", unit="batch", disable=None):
-        names = utts[start: start + batch_size]
-        batch = [normalize_logprobs(logprobs[u], tokens, f"utterance {u}") for u in names]
-        if decoder == "greedy":
-            ids = greedy_decode(batch, tokens)
-        else:
-            ids = [h.ids for h in beam_search(batch, tokens, lm, beam)]
-        for utt, seq in zip(names, ids):
-            out[utt] = tokens.to_symbols(seq)
+    names = [utts[start: start + batch_size] for start in range(0, len(utts), batch_size)]
+    batches = ([normalize_logprobs(logprobs[u], tokens, f"utterance {u}") for u in chunk] for chunk in names)
+    search = (tokens, decoder, lm, beam)
+    progress = dict(total=len(names), desc=f"decode ({decoder})", unit="batch", disable=None)
+    if nj > 1 and len(names) > 1:
+        batches = list(batches)         # a malformed matrix stops here, before any process is forked
+        with multiprocessing.get_context("fork").Pool(min(nj, len(names)), _start_decoder, search) as pool:
+            ids = list(tqdm(pool.imap(_decode_in_worker, batches), **progress))
+    else:
+        ids = [_decode_batch(batch, *search) for batch in tqdm(batches, **progress)]
+    out = {utt: tokens.to_symbols(seq) for chunk, batch_ids in zip(names, ids) for utt, seq in zip(chunk, batch_ids)}
     empty = sum(not v for v in out.values())
     if empty:
         log.warning("%d of %d utterances decoded to no phone", empty, len(out))
     return out
 
 
+def _decode_batch(batch: list[np.ndarray], tokens: OutputTokens, decoder: str, lm, beam: BeamConfig) -> list:
+    if decoder == "greedy":
+        return greedy_decode(batch, tokens)
+    return [h.ids for h in beam_search(batch, tokens, lm, beam)]
+
+
+_worker_search: tuple = ()     # a forked decoding process's (tokens, decoder, lm, beam)
+
+
+def _start_decoder(*search) -> None:
+    global _worker_search
+    _worker_search = search
+
+
+def _decode_in_worker(batch: list[np.ndarray]) -> list:
+    return _decode_batch(batch, *_worker_search)
+
+
 def match_insertion_bonus(logprobs: Mapping[str, np.ndarray], tokens: OutputTokens, lm, beam: BeamConfig,
-                          target: Mapping[str, Sequence[str]], grid: Sequence[float], batch_size: int = 16
-                          ) -> tuple[float, dict[float, int]]:
+                          target: Mapping[str, Sequence[str]], grid: Sequence[float], batch_size: int = 16,
+                          nj: int = 1) -> tuple[float, dict[float, int]]:
     """The insertion bonus of ``grid`` whose beam search over ``logprobs`` outputs a total number of phones
     (``<SIL>`` left out) closest to that of ``target`` on the same utterances (e.g. the labels the model was
     trained on): balances the LM's cost per phone against the blank without references.  Returns the bonus
@@ -179,7 +200,7 @@ def match_insertion_bonus(logprobs: Mapping[str, np.ndarray], tokens: OutputToke
     counts = {}
     for bonus in sorted(grid):
         labels = decode_labels(logprobs, tokens, "beam", lm, dataclasses.replace(beam, insertion_bonus=bonus),
-                               batch_size)
+                               batch_size, nj)
         counts[bonus] = sum(sum(p != SIL for p in v) for v in labels.values())
         log.info("insertion bonus %g: %d phones (target %d)", bonus, counts[bonus], want)
     return min(counts, key=lambda b: (abs(counts[b] - want), b)), counts

@@ -133,6 +133,11 @@ def test_forward_backward_matches_enumeration(stay):
     assert math.isclose(ll, sum(w[0] for w in want), rel_tol=1e-4)
     for got, (_, p) in zip(post, want):
         np.testing.assert_allclose(got.numpy(), p, atol=1e-4)
+    # other batch shapes through the buffers the HMM keeps from call to call: the same numbers
+    ll_again, post_again = hmm.posteriors(torch.tensor(emis, dtype=torch.float32), batch[::-1], batch_size=1)
+    assert math.isclose(ll_again, ll, rel_tol=1e-5)
+    for got, p in zip(post_again[::-1], post):
+        np.testing.assert_allclose(got.numpy(), p.numpy(), atol=1e-5)
 
 
 def _cipher(rng: np.random.Generator, per_phone: int, n: int = 400, noise: float = 0.1):

@@ -13,8 +13,8 @@ from speechssl.text.lm import load_lm, train_ngram
 from speechssl.trainers.uasr_gan import UASRGANTrainer, load_config as load_gan_config
 from speechssl.uasr.data import FeatureSet
 from speechssl.decoding import BeamConfig
-from speechssl.uasr.pseudo_label import (compute_logprobs, load_uasr_model, match_insertion_bonus, read_phone_table,
-                                         score_labels, update_rounds_table, write_label_table)
+from speechssl.uasr.pseudo_label import (compute_logprobs, decode_labels, load_uasr_model, match_insertion_bonus,
+                                         read_phone_table, score_labels, update_rounds_table, write_label_table)
 from speechssl.uasr.token_bias import fit_token_bias, read_token_bias, text_frequencies
 from speechssl.utils.errors import SpeechSSLError
 from ctc_corpus import PHONES, ROOT, TINY, make_corpus
@@ -154,6 +154,10 @@ def test_self_training_round_improves_on_noisy_labels(corpus, tmp_path, capsys, 
     logprobs = dict(compute_logprobs(model, FeatureSet(corpus / "dev")))
     target = read_phone_table(st / "round0/dev/utt2pseudo")
     bonus, counts = match_insertion_bonus(logprobs, tokens, lm, BeamConfig(lm_weight=0.5), target, [0, 2, 8])
+    # the batches decoded by two processes: the same labels
+    assert len(logprobs) > 4
+    assert (decode_labels(logprobs, tokens, "beam", lm, BeamConfig(lm_weight=0.5), batch_size=4, nj=2)
+            == decode_labels(logprobs, tokens, "beam", lm, BeamConfig(lm_weight=0.5), batch_size=4))
     want = sum(p != "<SIL>" for v in target.values() for p in v)
     assert all(abs(counts[bonus] - want) <= abs(c - want) for c in counts.values()) and len(set(counts.values())) > 1
     written = read_phone_table(st / "round1m/dev/utt2pseudo")

@@ -167,9 +167,9 @@ frames=dump/$feat                      # frame-level features (CTC input)
 labels_opts="--config $decode_config --decoder beam --lm data/text/lm.phones.6.bin --num-threads 1 --redo $redo"
 eval_sets() { for x in $dev_set $test_sets; do echo "--set $x=$1/$x${2:-} --ref $x=data/$x/$ref_table"; done; }
 
-# self_train DIR FIRST LAST THREADS: self-training rounds FIRST..LAST in DIR: CTC on frames, trained on the
-# previous round's labels, decoded with output biases that give its train output the text's phone frequencies
-# and the insertion bonus whose dev output is as long as the previous round's dev labels
+# self_train DIR FIRST LAST THREADS: self-training rounds FIRST..LAST in DIR on THREADS cores: CTC on frames,
+# trained on the previous round's labels, decoded with output biases that give its train output the text's phone
+# frequencies and the insertion bonus whose dev output is as long as the previous round's dev labels
 self_train() {
   local st=$1 r prev
   for r in $(seq $2 $3); do
@@ -179,7 +179,7 @@ self_train() {
         --feats $frames/$train_set$feat_sub --train-labels $prev/$train_set/utt2pseudo \
         --valid-feats $frames/$dev_set$feat_sub --valid-labels $prev/$dev_set/utt2pseudo \
         --valid-ref data/$dev_set/$ref_table --text-dir data/text $st/ctc_round$r
-    python -m speechssl.bin.pseudo_label $labels_opts --round $r-ctc --rounds-dir $st \
+    python -m speechssl.bin.pseudo_label $labels_opts --nj $4 --round $r-ctc --rounds-dir $st \
       --match-unigram $train_set=data/text/dict.phn.txt --match-length $dev_set=$prev/$dev_set/utt2pseudo \
       --set $train_set=$frames/$train_set$feat_sub $(eval_sets $frames $feat_sub) \
       $st/ctc_round$r/checkpoint_best.pt $st/round$r
@@ -190,7 +190,7 @@ dec=exp/decipher_$feat/self_training
 if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
   st=$gan/self_training
   stage_start 8 "self-training: rounds of CTC on pseudo-labels, round 0 from the selected GAN${decipher_config:+ and, in $dec, from decipherment}"
-  python -m speechssl.bin.pseudo_label $labels_opts --round 0-gan --rounds-dir $st \
+  python -m speechssl.bin.pseudo_label $labels_opts --nj $nj --round 0-gan --rounds-dir $st \
     --set $train_set=dump/${feat}_$uasr/$train_set $(eval_sets dump/${feat}_$uasr) $(ckpt_of $gan/selected.json) $st/round0
   if [ -z "$decipher_config" ]; then
     self_train $st 1 $st_rounds $nj
