@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
@@ -156,8 +157,9 @@ def decode_labels(logprobs: Mapping[str, np.ndarray], tokens: OutputTokens, deco
     progress = dict(total=len(names), desc=f"decode ({decoder})", unit="batch", disable=None)
     if nj > 1 and len(names) > 1:
         batches = list(batches)         # a malformed matrix stops here, before any process is forked
-        with multiprocessing.get_context("fork").Pool(min(nj, len(names)), _start_decoder, search) as pool:
-            ids = list(tqdm(pool.imap(_decode_in_worker, batches), **progress))
+        with ProcessPoolExecutor(min(nj, len(names)), multiprocessing.get_context("fork"), _start_decoder,
+                                 search) as pool:      # a process that dies fails the call instead of hanging it
+            ids = list(tqdm(pool.map(_decode_in_worker, batches), **progress))
     else:
         ids = [_decode_batch(batch, *search) for batch in tqdm(batches, **progress)]
     out = {utt: tokens.to_symbols(seq) for chunk, batch_ids in zip(names, ids) for utt, seq in zip(chunk, batch_ids)}
